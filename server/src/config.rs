@@ -615,6 +615,11 @@ fn merge(
         None => file.bind.unwrap_or(defaults.bind),
     };
     let admin_bind_arg = non_empty(cli.admin_bind);
+    // Parse the address even with --admin-off, so that a typo is reported rather than hidden.
+    let parsed_admin_bind: AdminBind = match &admin_bind_arg {
+        Some(s) => s.parse().map_err(|r| cli_invalid("--admin-bind", s, r))?,
+        None => file.admin_bind.unwrap_or_default(),
+    };
     let admin_bind = if cli.admin_off {
         if let Some(s) = &admin_bind_arg {
             notes.push(Note::warn(format!(
@@ -623,10 +628,7 @@ fn merge(
         }
         None
     } else {
-        Some(match admin_bind_arg {
-            Some(s) => s.parse().map_err(|r| cli_invalid("--admin-bind", &s, r))?,
-            None => file.admin_bind.unwrap_or_default(),
-        })
+        Some(parsed_admin_bind)
     };
 
     let log_level = match non_empty(cli.log_level) {

@@ -51,6 +51,7 @@ pub(super) fn version_text() -> &'static str {
     name = "sync-server",
     bin_name = "sync-server",
     disable_version_flag = true,
+    args_override_self = true,
     after_help = "The JSON file takes the same settings in camelCase (e.g. \"dbDirectory\", \
                   \"logLevel\") plus JSON-only ones such as \"auth\", \"syncFilters\" and \
                   \"clientSchemaValidation\". Keys starting with \"_\" are comments."

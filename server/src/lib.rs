@@ -1,0 +1,20 @@
+//! The `sync-server` library: everything the binary does, behind `run(config, listeners, shutdown)`.
+//!
+//! `main.rs` only parses the command line, sets up logging and calls [`server::run`]; integration
+//! tests call the same entry point with listeners bound to `127.0.0.1:0`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod config;
+pub mod logging;
+pub mod model;
+pub mod schema;
+pub mod server;
+pub mod store;
+
+pub use server::{Listeners, run};
+
+/// The server's version, as printed by `--version` and reported by the admin API.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The sync protocol version this server speaks. Bumped by the sync protocol issue.
+pub const PROTOCOL_VERSION: u32 = 1;

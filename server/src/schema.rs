@@ -1,0 +1,175 @@
+//! Schema versions: turns the model file given at start-up into the stored, current schema version.
+//!
+//! The first start stores the model as version 1 (author `server-init`). A later start with a
+//! different model checks that it is a legal evolution of the current version, stores it as the
+//! next version and switches to it, in one write transaction; a start with the same model (equal
+//! full hash) changes nothing. Data of entities that the new model retires is removed in the same
+//! transaction; everything else is kept, because objects are keyed by entity UID and their values
+//! by property ID, which a legal evolution never reassigns.
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{EvolutionError, Model, ModelError};
+use crate::store::{self, SchemaVersionRecord, Store};
+
+/// Author recorded for the version created on first start.
+pub const AUTHOR_SERVER_INIT: &str = "server-init";
+
+/// Author recorded for versions created by restarting with a changed model file.
+pub const AUTHOR_MODEL_FILE: &str = "model-file";
+
+/// The schema version the server runs on, with its parsed model.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pub record: SchemaVersionRecord,
+    pub model: Model,
+}
+
+/// Why the schema could not be set up. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(
+        "no data model: the database in {db_dir} has no schema yet and no model file was given; \
+         start with --model objectbox-model.json (config key modelFile)"
+    )]
+    NoModel { db_dir: PathBuf },
+    #[error("cannot read model file {path}: {source}")]
+    ReadModel {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid model file {path}: {source}")]
+    InvalidModel { path: PathBuf, source: ModelError },
+    #[error(
+        "model file {path} is not a legal update of the current schema version {current}: {source}; \
+         the server keeps running only on a model that evolves the stored one"
+    )]
+    IllegalEvolution {
+        path: PathBuf,
+        current: u64,
+        source: EvolutionError,
+    },
+    #[error("stored schema version {id} cannot be read: {message}")]
+    StoredVersion { id: u64, message: String },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Loads the current schema version, creating or updating it from `model_file` if given.
+pub fn init(store: &Store, model_file: Option<&Path>) -> Result<Schema, Error> {
+    let current = match store.current_schema_version()? {
+        Some(id) => Some(load_version(store, id)?),
+        None => None,
+    };
+    let Some(path) = model_file else {
+        return current.ok_or_else(|| Error::NoModel {
+            db_dir: store.path().to_owned(),
+        });
+    };
+
+    if current.is_none() {
+        tracing::info!(target: "SySvAp", "Database has no schema, loading from {}", path.display());
+    }
+    let bytes = std::fs::read(path).map_err(|source| Error::ReadModel {
+        path: path.to_owned(),
+        source,
+    })?;
+    tracing::info!(target: "SySvAp", "Model file {} loaded, it has {} bytes", path.display(), bytes.len());
+    let loaded = Model::from_json(&bytes).map_err(|source| Error::InvalidModel {
+        path: path.to_owned(),
+        source,
+    })?;
+    for warning in &loaded.warnings {
+        tracing::warn!(target: "SySvAp", "Model file {}: {warning}", path.display());
+    }
+    let model = loaded.model;
+    let model_json = String::from_utf8(bytes).map_err(|e| Error::InvalidModel {
+        path: path.to_owned(),
+        source: ModelError::new("", format!("model file is not UTF-8: {e}")),
+    })?;
+
+    let (id, author, retired) = match &current {
+        None => (1, AUTHOR_SERVER_INIT, Vec::new()),
+        Some(current) => {
+            if current.record.full_hash == model.full_hash().to_string() {
+                tracing::debug!(target: "SchVer", "Model file matches schema version ID {}", current.record.id);
+                return Ok(current.clone());
+            }
+            current
+                .model
+                .check_evolution(&model)
+                .map_err(|source| Error::IllegalEvolution {
+                    path: path.to_owned(),
+                    current: current.record.id,
+                    source,
+                })?;
+            let last_id = store
+                .schema_versions()?
+                .last()
+                .map_or(current.record.id, |v| v.id);
+            let retired: Vec<(u64, String)> = current
+                .model
+                .entities
+                .iter()
+                .filter(|e| model.entity_by_uid(e.id.uid).is_none())
+                .map(|e| (e.id.uid, e.name.clone()))
+                .collect();
+            (last_id + 1, AUTHOR_MODEL_FILE, retired)
+        }
+    };
+
+    let record = new_record(id, author, &model, model_json);
+    let stored = record.clone();
+    let removed = store.write_blocking(move |wtxn, dbs| {
+        store::write::put_schema_version(wtxn, dbs, &stored)?;
+        store::write::set_current_schema_version(wtxn, dbs, stored.id)?;
+        let mut removed = Vec::new();
+        for (uid, name) in retired {
+            removed.push((name, store::write::remove_entity_objects(wtxn, dbs, uid)?));
+        }
+        Ok(removed)
+    })?;
+    tracing::info!(target: "SchVer", "Inserted new schema version ID {id}");
+    tracing::info!(target: "SySvAp", "Switching schema version ID to {id}");
+    for (name, count) in removed {
+        tracing::info!(target: "SchVer", "Entity {name} was removed from the model; deleted its {count} objects");
+    }
+    Ok(Schema { record, model })
+}
+
+/// Loads one stored version and parses its model.
+pub fn load_version(store: &Store, id: u64) -> Result<Schema, Error> {
+    let record = store
+        .schema_version(id)?
+        .ok_or_else(|| Error::StoredVersion {
+            id,
+            message: "it is missing from the database".into(),
+        })?;
+    let loaded =
+        Model::from_json(record.model_json.as_bytes()).map_err(|e| Error::StoredVersion {
+            id,
+            message: e.to_string(),
+        })?;
+    Ok(Schema {
+        record,
+        model: loaded.model,
+    })
+}
+
+fn new_record(id: u64, author: &str, model: &Model, model_json: String) -> SchemaVersionRecord {
+    let counts = model.counts();
+    SchemaVersionRecord {
+        id,
+        created_ms: store::now_ms(),
+        author: author.to_owned(),
+        base_hash: model.base_hash().to_string(),
+        full_hash: model.full_hash().to_string(),
+        entity_count: counts.entities,
+        property_count: counts.properties,
+        relation_count: counts.relations,
+        index_count: counts.indexes,
+        accept_clients: true,
+        model_json,
+    }
+}

@@ -1,0 +1,341 @@
+//! Start-up, the two listeners (sync and admin) and orderly shutdown.
+//!
+//! [`run`] is the one entry point shared by `main` and the tests: it checks the configuration,
+//! opens the store, sets up the schema version, serves until `shutdown` resolves, then stops
+//! accepting, lets in-flight requests and commits finish and closes LMDB.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, NoteLevel};
+use crate::logging::{self, LevelHandle};
+use crate::schema::{self, Schema};
+use crate::store::{self, Store};
+use shared_types as wire;
+
+/// The listening sockets, bound before [`run`] so that tests can bind port 0 and read the port.
+#[derive(Debug)]
+pub struct Listeners {
+    pub sync: TcpListener,
+    /// `None` when the admin server is off (`--admin-off`).
+    pub admin: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the sync and admin addresses of `config`.
+    pub async fn bind(config: &Config) -> Result<Listeners, Error> {
+        let sync = bind_one(
+            "--bind",
+            &config.bind.to_string(),
+            &config.bind.host,
+            config.bind.port,
+        )
+        .await?;
+        let admin = match &config.admin_bind {
+            Some(admin) => {
+                Some(bind_one("--admin-bind", &admin.to_string(), &admin.host, admin.port).await?)
+            }
+            None => None,
+        };
+        Ok(Listeners { sync, admin })
+    }
+
+    /// The address the sync endpoint listens on.
+    pub fn sync_addr(&self) -> Option<SocketAddr> {
+        self.sync.local_addr().ok()
+    }
+
+    /// The address the admin server listens on, if it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+}
+
+/// Why the server did not start or stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(
+        "no authenticator is configured: set one in the config file (auth.sharedSecret, auth.jwt, \
+         auth.obxAdmin) or, for development only, start with --unsecured-no-authentication"
+    )]
+    NoAuthenticator,
+    #[error(
+        "not supported yet by this version of sync-server: {0}; remove it from the command line or config file"
+    )]
+    Unsupported(String),
+    #[error("cannot listen on {url} ({option}): {reason}")]
+    Bind {
+        option: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Schema(#[from] schema::Error),
+    #[error("server I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Records when the process started, so that the "started in N ms" line covers the whole
+/// start-up. Call it first thing in `main`; without it, time is counted from [`run`].
+pub fn mark_process_start() {
+    let _ = PROCESS_START.set(Instant::now());
+}
+
+/// Runs the server until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let started = *PROCESS_START.get_or_init(Instant::now);
+    let level = logging::init(config.log_level);
+    preflight(&config)?;
+
+    let store = Store::open(&config.db_directory, config.db_max_size)?;
+    let schema = match schema::init(&store, config.model_file.as_deref()) {
+        Ok(schema) => schema,
+        Err(e) => {
+            store.close();
+            return Err(e.into());
+        }
+    };
+    tracing::info!(target: "SySvAp", "Starting the server with a schema version ID {}", schema.record.id);
+
+    let state = AppState(std::sync::Arc::new(Shared {
+        store: store.clone(),
+        schema,
+        started,
+        level,
+    }));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    tracing::info!(target: "SvrMsg", "Registering server transport for ws");
+    let sync_addr = listeners.sync.local_addr()?;
+    tracing::info!(target: "SvrWs", "Listening on {} port {} without TLS", describe_ip(sync_addr), sync_addr.port());
+    if config.unsecured_no_authentication {
+        tracing::warn!(target: "SvSync", "INSECURE no-authentication mode enabled - every client allowed without any validation");
+    }
+    let sync_server = tokio::spawn(serve(
+        listeners.sync,
+        sync_router(state.clone()),
+        stop_rx.clone(),
+    ));
+    tracing::info!(target: "SvSync", "Started on port {}", sync_addr.port());
+
+    let admin_server = match listeners.admin {
+        Some(admin) => {
+            let addr = admin.local_addr()?;
+            tracing::info!(target: "SySvAp", "Starting admin server on http://{addr}");
+            tracing::info!(target: "HttpSv", "Listening on http://{addr}");
+            Some(tokio::spawn(serve(
+                admin,
+                admin_router(state.clone()),
+                stop_rx.clone(),
+            )))
+        }
+        None => None,
+    };
+    tracing::info!(
+        target: "SySvAp",
+        "Sync server started in {:.2} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
+    shutdown.await;
+    tracing::info!(target: "SySvAp", "Stopping: no new connections; finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    for server in [Some(sync_server), admin_server].into_iter().flatten() {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(Error::Io(e)),
+            Err(e) => result = Err(Error::Io(std::io::Error::other(e))),
+        }
+    }
+    drop(state);
+    // Closing joins the writer thread after its queue is committed; do it off the runtime.
+    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    tracing::info!(target: "SySvAp", "Stopped");
+    result
+}
+
+/// Checks what can be checked before touching the disk or the network.
+pub fn preflight(config: &Config) -> Result<(), Error> {
+    for note in &config.notes {
+        match note.level {
+            NoteLevel::Info => tracing::info!(target: "SySvAp", "{}", note.message),
+            _ => tracing::warn!(target: "SySvAp", "{}", note.message),
+        }
+    }
+    if let Some(first) = config.unsupported.first() {
+        let all = config.unsupported.join(", ");
+        tracing::debug!(target: "SySvAp", "unsupported options: {all} (first: {first})");
+        return Err(Error::Unsupported(all));
+    }
+    if !config.unsecured_no_authentication && !config.has_authenticator() {
+        return Err(Error::NoAuthenticator);
+    }
+    Ok(())
+}
+
+/// A future that resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+static PROCESS_START: OnceLock<Instant> = OnceLock::new();
+
+/// State shared by every request handler. Read-only for now; the sync and admin issues add the
+/// hub and the statistics here.
+#[derive(Clone)]
+struct AppState(std::sync::Arc<Shared>);
+
+struct Shared {
+    store: Store,
+    schema: Schema,
+    started: Instant,
+    /// Changes the log level at run time; the admin API's log level switch uses it.
+    #[allow(dead_code)]
+    // Read by the admin API (next issue); kept here so the handle has one owner.
+    level: LevelHandle,
+}
+
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    })
+    .await
+}
+
+/// The sync port. Until the WebSocket protocol lands, it answers plain HTTP requests with a
+/// short text, as ObjectBox does, so that load balancers can probe it.
+fn sync_router(state: AppState) -> Router {
+    Router::new().fallback(get(sync_probe)).with_state(state)
+}
+
+async fn sync_probe(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        StatusCode::OK,
+        [("content-type", "text/plain; charset=utf-8")],
+        format!(
+            "sync-server {} is running: this is the sync endpoint (WebSocket, protocol version {}); schema version {}\n",
+            crate::VERSION,
+            crate::PROTOCOL_VERSION,
+            state.0.schema.record.id
+        ),
+    )
+}
+
+fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/health", get(health))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> axum::Json<wire::health::Health> {
+    // Touch the store so that the probe fails if the database stopped answering.
+    let status = match state.0.store.current_schema_version() {
+        Ok(_) => "ok",
+        Err(_) => "degraded",
+    };
+    axum::Json(wire::health::Health {
+        status: status.to_owned(),
+        version: crate::VERSION.to_owned(),
+        uptime_seconds: state.0.started.elapsed().as_secs(),
+        schema_version: state.0.schema.record.id,
+    })
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": { "code": "not_found", "message": format!("no such route: {}", uri.path()) }
+        })),
+    )
+}
+
+async fn bind_one(
+    option: &'static str,
+    url: &str,
+    host: &str,
+    port: u16,
+) -> Result<TcpListener, Error> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Error::Bind {
+            option,
+            url: url.to_owned(),
+            reason: format!("cannot resolve host {host:?}: {e}"),
+        })?
+        .collect();
+    let mut last_error = None;
+    for addr in addrs {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let reason = match last_error {
+        Some(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            format!("port {port} is already in use by another process ({e})")
+        }
+        Some(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            format!("{host} is not an address of this machine ({e})")
+        }
+        Some(e) => e.to_string(),
+        None => format!("host {host:?} resolved to no address"),
+    };
+    Err(Error::Bind {
+        option,
+        url: url.to_owned(),
+        reason,
+    })
+}
+
+fn describe_ip(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        "all interfaces,".to_owned()
+    } else {
+        format!("{},", addr.ip())
+    }
+}

@@ -1,0 +1,626 @@
+//! The LMDB (heed) environment: typed databases, their key layout, and the single writer.
+//!
+//! Only this module names heed. Everyone reads through short read transactions taken with
+//! [`Store::read`]; every write goes through [`Store::write`] (or [`Store::write_blocking`]) to
+//! one writer thread that owns the LMDB write transaction. The writer groups requests that
+//! arrive together into one commit (group commit), runs each request in a nested transaction
+//! so one failing request does not undo the others, and answers every request only after the
+//! commit that holds it is durable. docs/storage.md describes the layout.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread;
+
+use heed::types::{Bytes, SerdeJson, Str, U64};
+use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls, byteorder::BigEndian};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// The on-disk layout version written to `meta`. Bumped with a migration when the layout changes.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+/// How many queued write requests the writer folds into one commit at most.
+pub const MAX_REQUESTS_PER_COMMIT: usize = 4096;
+
+/// How many write requests may wait for the writer before senders block.
+pub const WRITE_QUEUE_DEPTH: usize = 16_384;
+
+/// Names of the LMDB databases inside the environment.
+pub mod db_name {
+    /// Small keyed values: layout version, dataset id, creation time, current schema version.
+    pub const META: &str = "meta";
+    /// Schema versions by id (u64 big-endian), each a JSON [`super::SchemaVersionRecord`].
+    pub const SCHEMA_VERSIONS: &str = "schema-versions";
+    /// Objects by (entity UID, object id), both u64 big-endian.
+    pub const OBJECTS: &str = "objects";
+    /// The append-only transaction log by sequence number (u64 big-endian).
+    pub const TX_LOG: &str = "tx-log";
+}
+
+/// Keys of the `meta` database.
+pub mod meta_key {
+    pub const FORMAT: &str = "format";
+    pub const DATASET_ID: &str = "dataset-id";
+    pub const CREATED_MS: &str = "created-ms";
+    pub const CURRENT_SCHEMA: &str = "current-schema-version";
+}
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database in {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "the database is full: it reached its maximum size of {max_size} bytes; \
+         restart with a larger --db-max-size (config key dbMaxSize)"
+    )]
+    Full { max_size: u64 },
+    #[error(
+        "database layout version {found} in {path} is newer than this server supports ({supported})"
+    )]
+    UnsupportedFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("stored value under {what} is corrupt: {message}")]
+    Corrupt { what: String, message: String },
+    #[error("the database writer has stopped")]
+    WriterStopped,
+    #[error("LMDB error: {0}")]
+    Lmdb(heed::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One stored schema version. Serialized as JSON inside the `schema-versions` database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaVersionRecord {
+    pub id: u64,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+    /// Who created it: `server-init`, `model-file`, or an admin user name.
+    pub author: String,
+    /// 32 hex characters.
+    pub base_hash: String,
+    /// 32 hex characters.
+    pub full_hash: String,
+    pub entity_count: usize,
+    pub property_count: usize,
+    pub relation_count: usize,
+    pub index_count: usize,
+    /// Whether clients on this version may log in.
+    pub accept_clients: bool,
+    /// The model file exactly as it was given.
+    pub model_json: String,
+}
+
+/// Identity of a dataset (one database directory): created once, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetInfo {
+    /// 32 hex characters, random.
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: u64,
+}
+
+/// The typed databases. `'static` because they live exactly as long as the `Env` in the same
+/// [`Inner`]; see the SAFETY note in [`Store::open`].
+#[derive(Clone, Copy)]
+pub struct Dbs {
+    pub meta: Database<'static, Str, Bytes>,
+    pub schema_versions: Database<'static, U64<BigEndian>, SerdeJson<SchemaVersionRecord>>,
+    pub objects: Database<'static, Bytes, Bytes>,
+    pub tx_log: Database<'static, U64<BigEndian>, Bytes>,
+}
+
+/// A handle to the open database. Cheap to clone; the environment closes when the last handle
+/// is dropped after [`Store::close`].
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir` with a map of `max_size` bytes and starts
+    /// the writer thread.
+    pub fn open(dir: &Path, max_size: u64) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let map_size = usize::try_from(max_size).unwrap_or(usize::MAX);
+        let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        options.map_size(map_size).max_dbs(8);
+        // SAFETY: heed's `open` is unsafe because LMDB must not be opened twice in one process
+        // with the same path (heed itself checks this and returns `EnvAlreadyOpened`), and because
+        // the memory-mapped file must not be modified by other code while open. Only this module
+        // opens the environment, once per server, and `data.mdb` is ours alone.
+        let env = unsafe { options.open(dir) }.map_err(|e| open_error(dir, e))?;
+
+        let wtxn = env.write_txn().map_err(|e| open_error(dir, e))?;
+        let dbs = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
+                let meta = opener.create_database::<Str, Bytes>(wtxn, Some(db_name::META))?;
+                let schema_versions =
+                    opener.create_database(wtxn, Some(db_name::SCHEMA_VERSIONS))?;
+                let objects =
+                    opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::OBJECTS))?;
+                let tx_log = opener.create_database(wtxn, Some(db_name::TX_LOG))?;
+                Ok(heed::CommitOrAbort::<_, ()>::Commit((
+                    meta,
+                    schema_versions,
+                    objects,
+                    tx_log,
+                )))
+            })
+            .map_err(|e| open_error(dir, e))?
+            .unwrap_commit();
+        // SAFETY: a `Database` is only an environment identifier and a DBI number (no pointer);
+        // its lifetime ties it to the `Env` it came from. We keep the `Env` in the same `Inner`
+        // as the handles and never hand a handle out past the `Inner`, so extending the lifetime
+        // to 'static never lets a handle outlive its environment.
+        let dbs = unsafe {
+            Dbs {
+                meta: std::mem::transmute::<Database<'_, Str, Bytes>, Database<'static, Str, Bytes>>(
+                    dbs.0,
+                ),
+                schema_versions: std::mem::transmute::<
+                    Database<'_, U64<BigEndian>, SerdeJson<SchemaVersionRecord>>,
+                    Database<'static, U64<BigEndian>, SerdeJson<SchemaVersionRecord>>,
+                >(dbs.1),
+                objects: std::mem::transmute::<
+                    Database<'_, Bytes, Bytes>,
+                    Database<'static, Bytes, Bytes>,
+                >(dbs.2),
+                tx_log: std::mem::transmute::<
+                    Database<'_, U64<BigEndian>, Bytes>,
+                    Database<'static, U64<BigEndian>, Bytes>,
+                >(dbs.3),
+            }
+        };
+
+        let (sender, receiver) = mpsc::sync_channel(WRITE_QUEUE_DEPTH);
+        let writer_env = env.clone();
+        let writer = thread::Builder::new()
+            .name("lmdb-writer".into())
+            .spawn(move || writer_loop(&writer_env, dbs, max_size, &receiver))
+            .map_err(|e| Error::Open {
+                path: dir.to_owned(),
+                message: format!("cannot start writer thread: {e}"),
+            })?;
+
+        let store = Store {
+            inner: Arc::new(Inner {
+                env,
+                dbs,
+                path: dir.to_owned(),
+                max_size,
+                sender: std::sync::Mutex::new(Some(sender)),
+                writer: std::sync::Mutex::new(Some(writer)),
+            }),
+        };
+        store.init_meta()?;
+        Ok(store)
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The configured maximum size in bytes.
+    pub fn max_size(&self) -> u64 {
+        self.inner.max_size
+    }
+
+    /// Size of `data.mdb` on disk in bytes.
+    pub fn disk_size(&self) -> Result<u64> {
+        self.inner.env.real_disk_size().map_err(Error::Lmdb)
+    }
+
+    /// Runs `f` in a read transaction. Keep it short and never hold it across an `.await`:
+    /// the transaction pins old pages until it ends.
+    pub fn read<R>(&self, f: impl FnOnce(&RoTxn<'_, WithoutTls>, &Dbs) -> Result<R>) -> Result<R> {
+        let rtxn = self.inner.env.read_txn().map_err(Error::Lmdb)?;
+        f(&rtxn, &self.inner.dbs)
+    }
+
+    /// Sends `f` to the writer and waits until the commit that contains it is durable.
+    /// `f` runs in its own nested transaction: if it fails, only its own changes are dropped.
+    pub async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<R> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let max_size = self.inner.max_size;
+        self.submit(Box::new(move |wtxn, dbs| {
+            match f(wtxn, dbs).map_err(|e| full_error(e, max_size)) {
+                Ok(value) => Ok(Box::new(move |committed: Result<()>| {
+                    let _ = reply.send(committed.map(|()| value));
+                }) as Completion),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    Err(())
+                }
+            }
+        }))?;
+        answer.await.map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Like [`Store::write`] for code that is not async (start-up, shutdown, tests).
+    pub fn write_blocking<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<R> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let max_size = self.inner.max_size;
+        self.submit(Box::new(move |wtxn, dbs| {
+            match f(wtxn, dbs).map_err(|e| full_error(e, max_size)) {
+                Ok(value) => Ok(Box::new(move |committed: Result<()>| {
+                    let _ = reply.send(committed.map(|()| value));
+                }) as Completion),
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    Err(())
+                }
+            }
+        }))?;
+        answer.recv().map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Stops the writer after it has committed everything queued, and closes the environment
+    /// once no other handle is left. Later writes fail with [`Error::WriterStopped`].
+    pub fn close(self) {
+        let sender = self.inner.sender.lock().ok().and_then(|mut s| s.take());
+        drop(sender);
+        let writer = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        if let Ok(inner) = Arc::try_unwrap(self.inner) {
+            let Inner { env, .. } = inner;
+            env.prepare_for_closing().wait();
+        }
+    }
+
+    /// The dataset's identity, written on first open.
+    pub fn dataset(&self) -> Result<DatasetInfo> {
+        self.read(|rtxn, dbs| {
+            let id = dbs
+                .meta
+                .get(rtxn, meta_key::DATASET_ID)
+                .map_err(Error::Lmdb)?
+                .map(hex::encode);
+            let created = dbs
+                .meta
+                .get(rtxn, meta_key::CREATED_MS)
+                .map_err(Error::Lmdb)?
+                .map(decode_u64);
+            match (id, created) {
+                (Some(id), Some(Ok(created_ms))) => Ok(DatasetInfo { id, created_ms }),
+                _ => Err(Error::Corrupt {
+                    what: "meta".into(),
+                    message: "dataset id or creation time missing".into(),
+                }),
+            }
+        })
+    }
+
+    /// The current schema version id, if any schema was stored yet.
+    pub fn current_schema_version(&self) -> Result<Option<u64>> {
+        self.read(|rtxn, dbs| {
+            dbs.meta
+                .get(rtxn, meta_key::CURRENT_SCHEMA)
+                .map_err(Error::Lmdb)?
+                .map(decode_u64)
+                .transpose()
+        })
+    }
+
+    /// All schema versions, oldest first.
+    pub fn schema_versions(&self) -> Result<Vec<SchemaVersionRecord>> {
+        self.read(|rtxn, dbs| {
+            let iter = dbs.schema_versions.iter(rtxn).map_err(Error::Lmdb)?;
+            iter.map(|entry| entry.map(|(_, v)| v).map_err(Error::Lmdb))
+                .collect()
+        })
+    }
+
+    /// One schema version.
+    pub fn schema_version(&self, id: u64) -> Result<Option<SchemaVersionRecord>> {
+        self.read(|rtxn, dbs| dbs.schema_versions.get(rtxn, &id).map_err(Error::Lmdb))
+    }
+
+    /// Number of objects stored for the entity with this UID.
+    pub fn object_count(&self, entity_uid: u64) -> Result<u64> {
+        self.read(|rtxn, dbs| {
+            let mut count = 0;
+            for entry in dbs
+                .objects
+                .prefix_iter(rtxn, &entity_uid.to_be_bytes())
+                .map_err(Error::Lmdb)?
+            {
+                entry.map_err(Error::Lmdb)?;
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
+    /// One object's stored bytes.
+    pub fn object(&self, entity_uid: u64, id: u64) -> Result<Option<Vec<u8>>> {
+        self.read(|rtxn, dbs| {
+            Ok(dbs
+                .objects
+                .get(rtxn, &object_key(entity_uid, id))
+                .map_err(Error::Lmdb)?
+                .map(<[u8]>::to_vec))
+        })
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
+        let sender = self
+            .inner
+            .sender
+            .lock()
+            .map_err(|_| Error::WriterStopped)?
+            .clone();
+        sender
+            .ok_or(Error::WriterStopped)?
+            .send(job)
+            .map_err(|_| Error::WriterStopped)
+    }
+
+    fn init_meta(&self) -> Result<()> {
+        let path = self.inner.path.clone();
+        self.write_blocking(move |wtxn, dbs| {
+            match dbs.meta.get(wtxn, meta_key::FORMAT).map_err(Error::Lmdb)? {
+                Some(bytes) => {
+                    let found = u32::try_from(decode_u64(bytes)?).unwrap_or(u32::MAX);
+                    if found > STORE_FORMAT_VERSION {
+                        return Err(Error::UnsupportedFormat {
+                            path,
+                            found,
+                            supported: STORE_FORMAT_VERSION,
+                        });
+                    }
+                }
+                None => {
+                    let id = uuid::Uuid::new_v4();
+                    dbs.meta
+                        .put(
+                            wtxn,
+                            meta_key::FORMAT,
+                            &u64::from(STORE_FORMAT_VERSION).to_be_bytes(),
+                        )
+                        .map_err(Error::Lmdb)?;
+                    dbs.meta
+                        .put(wtxn, meta_key::DATASET_ID, id.as_bytes())
+                        .map_err(Error::Lmdb)?;
+                    dbs.meta
+                        .put(wtxn, meta_key::CREATED_MS, &now_ms().to_be_bytes())
+                        .map_err(Error::Lmdb)?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            Error::Lmdb(e) => open_error(&self.inner.path, e),
+            other => other,
+        })
+    }
+}
+
+/// Writes done inside a write transaction. Kept as free functions over `&mut RwTxn` so that a
+/// caller composes several in one atomic request.
+pub mod write {
+    use super::*;
+
+    /// Stores a schema version record under its id.
+    pub fn put_schema_version(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        record: &SchemaVersionRecord,
+    ) -> Result<()> {
+        dbs.schema_versions
+            .put(wtxn, &record.id, record)
+            .map_err(Error::Lmdb)
+    }
+
+    /// Makes `id` the current schema version.
+    pub fn set_current_schema_version(wtxn: &mut RwTxn<'_>, dbs: &Dbs, id: u64) -> Result<()> {
+        dbs.meta
+            .put(wtxn, meta_key::CURRENT_SCHEMA, &id.to_be_bytes())
+            .map_err(Error::Lmdb)
+    }
+
+    /// Stores an object's bytes.
+    pub fn put_object(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        entity_uid: u64,
+        id: u64,
+        bytes: &[u8],
+    ) -> Result<()> {
+        dbs.objects
+            .put(wtxn, &object_key(entity_uid, id), bytes)
+            .map_err(Error::Lmdb)
+    }
+
+    /// Removes an object; returns whether it existed.
+    pub fn remove_object(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        entity_uid: u64,
+        id: u64,
+    ) -> Result<bool> {
+        dbs.objects
+            .delete(wtxn, &object_key(entity_uid, id))
+            .map_err(Error::Lmdb)
+    }
+
+    /// Removes every object of an entity (used when a model update retires the entity).
+    pub fn remove_entity_objects(wtxn: &mut RwTxn<'_>, dbs: &Dbs, entity_uid: u64) -> Result<u64> {
+        let mut removed = 0;
+        let mut iter = dbs
+            .objects
+            .prefix_iter_mut(wtxn, &entity_uid.to_be_bytes())
+            .map_err(Error::Lmdb)?;
+        while let Some(entry) = iter.next() {
+            entry.map_err(Error::Lmdb)?;
+            // SAFETY: heed requires that no reference into the database is alive while the
+            // cursor deletes; we dropped the entry's borrowed key and value above.
+            unsafe { iter.del_current() }.map_err(Error::Lmdb)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+/// The 16-byte key of an object: entity UID then object id, big-endian so that an entity's
+/// objects are contiguous and ordered by id.
+pub fn object_key(entity_uid: u64, id: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&entity_uid.to_be_bytes());
+    key[8..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the writer calls once the commit holding a request is durable (or failed).
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+
+/// A write request: runs inside a nested transaction; `Err(())` means it failed, has already
+/// answered its caller, and its nested transaction must be aborted.
+type Job = Box<dyn FnOnce(&mut RwTxn<'_>, &Dbs) -> std::result::Result<Completion, ()> + Send>;
+
+struct Inner {
+    env: Env<WithoutTls>,
+    dbs: Dbs,
+    path: PathBuf,
+    max_size: u64,
+    /// The writer's request queue. `None` after `close`; dropping the last sender stops the
+    /// writer once it has drained the queue.
+    sender: std::sync::Mutex<Option<mpsc::SyncSender<Job>>>,
+    writer: std::sync::Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+/// The writer thread: owns every write transaction. Takes one request, then whatever else is
+/// already queued, runs them in one transaction and commits once.
+fn writer_loop(env: &Env<WithoutTls>, dbs: Dbs, max_size: u64, receiver: &mpsc::Receiver<Job>) {
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_REQUESTS_PER_COMMIT {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut wtxn = match env.write_txn() {
+            Ok(wtxn) => wtxn,
+            Err(e) => {
+                tracing::error!(target: "Store", "cannot begin write transaction: {e}");
+                // The requests cannot run without a transaction; dropping them drops their reply
+                // channels, which their callers see as `WriterStopped`.
+                tracing::error!(target: "Store", "dropping {} write requests", batch.len());
+                continue;
+            }
+        };
+        let mut completions = Vec::with_capacity(batch.len());
+        for job in batch {
+            let mut nested = match env.nested_write_txn(&mut wtxn) {
+                Ok(nested) => nested,
+                Err(e) => {
+                    tracing::error!(target: "Store", "cannot begin nested write transaction: {e}");
+                    continue;
+                }
+            };
+            if let Ok(completion) = job(&mut nested, &dbs) {
+                match nested.commit() {
+                    Ok(()) => completions.push(completion),
+                    Err(e) => completion(Err(map_write_error(e, max_size))),
+                }
+            }
+            // A failed job's nested transaction is aborted when `nested` drops here.
+        }
+        let committed = wtxn.commit().map_err(|e| map_write_error(e, max_size));
+        if let Err(e) = &committed {
+            tracing::error!(target: "Store", "commit failed: {e}");
+        }
+        for completion in completions {
+            let result = match &committed {
+                Ok(()) => Ok(()),
+                Err(Error::Full { max_size }) => Err(Error::Full {
+                    max_size: *max_size,
+                }),
+                Err(e) => Err(Error::Corrupt {
+                    what: "commit".into(),
+                    message: e.to_string(),
+                }),
+            };
+            completion(result);
+        }
+    }
+}
+
+fn map_write_error(e: heed::Error, max_size: u64) -> Error {
+    full_error(Error::Lmdb(e), max_size)
+}
+
+/// Turns LMDB's "map full" into the error that tells the operator what to do.
+fn full_error(e: Error, max_size: u64) -> Error {
+    match e {
+        Error::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)) => Error::Full { max_size },
+        other => other,
+    }
+}
+
+fn open_error(dir: &Path, e: heed::Error) -> Error {
+    let message = match &e {
+        heed::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+            format!("permission denied; the directory must be writable by this user ({io})")
+        }
+        heed::Error::Mdb(heed::MdbError::Other(13)) => {
+            "permission denied; the directory must be writable by this user".into()
+        }
+        heed::Error::Mdb(heed::MdbError::Invalid) => {
+            "data.mdb is not an LMDB database or is damaged".into()
+        }
+        heed::Error::Mdb(heed::MdbError::VersionMismatch) => {
+            "data.mdb was written by an incompatible LMDB version".into()
+        }
+        other => other.to_string(),
+    };
+    Error::Open {
+        path: dir.to_owned(),
+        message,
+    }
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| Error::Corrupt {
+        what: "meta".into(),
+        message: format!("expected 8 bytes, found {}", bytes.len()),
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+use super::*;
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, 64 * 1024 * 1024).unwrap()
+}
+
+#[test]
+fn first_open_writes_dataset_identity_and_reopen_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = store.dataset().unwrap();
+    assert_eq!(first.id.len(), 32);
+    assert!(dir.path().join("data.mdb").exists());
+    assert_eq!(store.current_schema_version().unwrap(), None);
+    store.close();
+
+    let store = open(dir.path());
+    assert_eq!(store.dataset().unwrap(), first);
+    store.close();
+}
+
+#[test]
+fn writes_are_durable_across_reopen_and_a_failed_request_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 7, 1, b"one"))
+        .unwrap();
+    let failed: Result<()> = store.write_blocking(|wtxn, dbs| {
+        write::put_object(wtxn, dbs, 7, 2, b"two")?;
+        Err(Error::Corrupt {
+            what: "test".into(),
+            message: "request fails after writing".into(),
+        })
+    });
+    assert!(failed.is_err());
+    store.close();
+
+    let store = open(dir.path());
+    assert_eq!(store.object(7, 1).unwrap().as_deref(), Some(&b"one"[..]));
+    assert_eq!(store.object(7, 2).unwrap(), None);
+    assert_eq!(store.object_count(7).unwrap(), 1);
+    store.close();
+}
+
+#[test]
+fn removing_an_entity_removes_only_its_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write_blocking(|wtxn, dbs| {
+            for id in 1..=100 {
+                write::put_object(wtxn, dbs, 1, id, b"a")?;
+                write::put_object(wtxn, dbs, 2, id, b"b")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let removed = store
+        .write_blocking(|wtxn, dbs| write::remove_entity_objects(wtxn, dbs, 1))
+        .unwrap();
+    assert_eq!(removed, 100);
+    assert_eq!(store.object_count(1).unwrap(), 0);
+    assert_eq!(store.object_count(2).unwrap(), 100);
+    store.close();
+}
+
+#[test]
+fn a_full_database_gives_a_clear_error_and_keeps_what_was_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let max = 1024 * 1024;
+    let store = Store::open(dir.path(), max).unwrap();
+    store
+        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 1, 1, b"kept"))
+        .unwrap();
+    let value = vec![7u8; 64 * 1024];
+    let mut full = None;
+    for id in 2..100 {
+        let value = value.clone();
+        if let Err(e) =
+            store.write_blocking(move |wtxn, dbs| write::put_object(wtxn, dbs, 1, id, &value))
+        {
+            full = Some(e);
+            break;
+        }
+    }
+    let err = full.expect("a 1 MiB database must fill up");
+    assert!(
+        matches!(err, Error::Full { max_size } if max_size == max),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--db-max-size"), "{err}");
+    // Reads still work, and so do small writes that fit in freed pages or none at all.
+    assert_eq!(store.object(1, 1).unwrap().as_deref(), Some(&b"kept"[..]));
+    store.close();
+
+    let store = Store::open(dir.path(), 16 * max).unwrap();
+    assert_eq!(store.object(1, 1).unwrap().as_deref(), Some(&b"kept"[..]));
+    store.close();
+}
+
+#[test]
+fn concurrent_writers_share_commits_and_all_get_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for id in 0..500u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |wtxn, dbs| write::put_object(wtxn, dbs, 3, id, &id.to_be_bytes()))
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+    });
+    assert_eq!(store.object_count(3).unwrap(), 500);
+    store.close();
+}
+
+#[test]
+fn unwritable_directory_is_refused_with_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::open(&file.join("db"), 1024 * 1024)
+        .err()
+        .expect("cannot create a directory under a file");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}

@@ -1,0 +1,6 @@
+//! Integration tests: the real `sync-server` binary and the real library on temp directories and
+//! loopback sockets. One binary with modules, so it links once.
+
+mod cli;
+mod schema_versions;
+mod support;

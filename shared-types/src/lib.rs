@@ -1,0 +1,5 @@
+//! Serializable types shared by the server, the admin app and clients: the only wire contract.
+//!
+//! Nothing here knows about storage or transport; every type is plain data with serde derives.
+
+pub mod health;
