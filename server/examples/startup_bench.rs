@@ -22,6 +22,9 @@ fn main() {
         args.next()
             .unwrap_or_else(|| "target/release/sync-server".into()),
     );
+    let binary = binary
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("{}: {e}; build it first", binary.display()));
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
     let models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/public");
     let mut models: Vec<PathBuf> = std::fs::read_dir(&models_dir)
@@ -129,7 +132,7 @@ fn start(binary: &PathBuf, model: &PathBuf, dir: &std::path::Path) -> Option<(Du
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn");
+        .unwrap_or_else(|e| panic!("spawn {} in {}: {e}", binary.display(), dir.display()));
     let stdout = child.stdout.take().expect("stdout");
     let mut started = None;
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
