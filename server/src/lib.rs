@@ -6,7 +6,7 @@
 
 pub mod config;
 pub mod logging;
-pub mod model;
+pub use sync_model as model;
 pub mod schema;
 pub mod server;
 pub mod store;

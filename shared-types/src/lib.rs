@@ -3,3 +3,5 @@
 //! Nothing here knows about storage or transport; every type is plain data with serde derives.
 
 pub mod health;
+pub mod protocol;
+pub mod value;

@@ -1,4 +1,4 @@
-//! The data model: loads and validates `objectbox-model.json` into the one in-memory [`Model`] the server uses.
+//! The data model: loads and validates `objectbox-model.json` into the one in-memory [`Model`] that server and client use.
 //!
 //! - [`Model::from_json`] parses the file, rejects every inconsistency a client generator could
 //!   leave behind (each error names the JSON path and the offending value) and returns the

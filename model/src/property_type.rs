@@ -224,6 +224,6 @@ pub struct HnswParams {
     pub reparation_backlink_probability: Option<f64>,
     /// Size hint of the vector cache in KiB.
     pub vector_cache_hint_size_kb: Option<u64>,
-    /// HNSW flags, see [`crate::model::flags::hnsw`].
+    /// HNSW flags, see [`crate::flags::hnsw`].
     pub flags: Option<u32>,
 }
