@@ -550,11 +550,10 @@ mod unsupported {
     pub const TRIAL_DAYS: &str = "--trial-days / trialDays";
     pub const WSS: &str = "wss:// in --bind / bind";
     pub const CERT: &str = "--cert / certificatePath";
-    pub const AUTH_SHARED_SECRET: &str = "auth.sharedSecret";
     pub const AUTH_GOOGLE: &str = "auth.google";
     pub const AUTH_OBX_ADMIN: &str = "--auth-obx-admin / auth.obxAdmin";
-    pub const AUTH_JWT: &str = "--jwt-public-key-url, --jwt-claim-aud, --jwt-claim-iss / auth.jwt";
-    pub const AUTH_REQUIRED: &str = "--auth-required";
+    pub const AUTH_REQUIRED_GOOGLE: &str = "GOOGLE_AUTH in --auth-required";
+    pub const AUTH_REQUIRED_OBX_ADMIN: &str = "OBX_ADMIN_USER in --auth-required";
     pub const SYNC_FILTERS: &str = "syncFilters";
     pub const CLUSTER_ID: &str = "--cluster-id / clusterId";
     pub const FIXED_LEADER: &str = "--fixed-leader / fixedLeader";
@@ -733,11 +732,16 @@ fn merge(
             unsupported::ADMIN_UNSECURED,
         ),
         (config.trial_days.is_some(), unsupported::TRIAL_DAYS),
-        (a.shared_secret.is_some(), unsupported::AUTH_SHARED_SECRET),
         (a.google.is_some(), unsupported::AUTH_GOOGLE),
         (a.obx_admin.is_some(), unsupported::AUTH_OBX_ADMIN),
-        (a.jwt.is_some(), unsupported::AUTH_JWT),
-        (!a.required.is_empty(), unsupported::AUTH_REQUIRED),
+        (
+            a.required.iter().any(|r| r == "GOOGLE_AUTH"),
+            unsupported::AUTH_REQUIRED_GOOGLE,
+        ),
+        (
+            a.required.iter().any(|r| r == "OBX_ADMIN_USER"),
+            unsupported::AUTH_REQUIRED_OBX_ADMIN,
+        ),
         (!config.sync_filters.is_empty(), unsupported::SYNC_FILTERS),
         (cluster_id.is_some(), unsupported::CLUSTER_ID),
         (

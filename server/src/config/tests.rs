@@ -1085,7 +1085,7 @@ fn unsupported_options_are_reported() {
     check(
         &[
             "--auth-required",
-            "JWT_ID",
+            "OBX_ADMIN_USER,GOOGLE_AUTH",
             "--admin-threads",
             "8",
             "--admin-user",
@@ -1114,12 +1114,12 @@ fn unsupported_options_are_reported() {
         None,
         r#"
 admin_threads: Some(8)
-auth: AuthConfig { shared_secret: None, google: None, obx_admin: None, jwt: None, required: ["JWT_ID"] }
+auth: AuthConfig { shared_secret: None, google: None, obx_admin: None, jwt: None, required: ["OBX_ADMIN_USER", "GOOGLE_AUTH"] }
 admin_user: Some("admin")
 admin_password: Some("pw")
 admin_unsecured_no_authentication: true
 trial_days: Some(30)
-unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--admin-password / adminPassword", "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication", "--trial-days / trialDays", "--auth-required", "--cluster-id / clusterId", "--fixed-leader / fixedLeader", "--fixed-follower / fixedFollower", "--mongo-url / mongoDb.url", "--mongo-db / mongoDb.database", "--mongo-initial-import / mongoDb.automaticInitialImport", "--no-stacks / noStacks", "--async-tx-slot / asyncTxSlot", "--restore-backup", "--backup-overwrites-db"]"#,
+unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--admin-password / adminPassword", "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication", "--trial-days / trialDays", "GOOGLE_AUTH in --auth-required", "OBX_ADMIN_USER in --auth-required", "--cluster-id / clusterId", "--fixed-leader / fixedLeader", "--fixed-follower / fixedFollower", "--mongo-url / mongoDb.url", "--mongo-db / mongoDb.database", "--mongo-initial-import / mongoDb.automaticInitialImport", "--no-stacks / noStacks", "--async-tx-slot / asyncTxSlot", "--restore-backup", "--backup-overwrites-db"]"#,
     );
     let dir = tempfile::tempdir().unwrap();
     let unsupported = |file: &str| load(dir.path(), &[], Some(file)).unwrap().unsupported;
@@ -1142,10 +1142,8 @@ unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--a
             "--admin-password / adminPassword",
             "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication",
             "--trial-days / trialDays",
-            "auth.sharedSecret",
             "auth.google",
             "--auth-obx-admin / auth.obxAdmin",
-            "--jwt-public-key-url, --jwt-claim-aud, --jwt-claim-iss / auth.jwt",
             "syncFilters",
             "--cluster-id / clusterId",
             "--fixed-leader / fixedLeader",
@@ -1163,6 +1161,29 @@ unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--a
             "mongoDb.maxPropertySizeToMongoDb",
             "mongoDb.omitNullValuesToMongoDb",
         ]
+    );
+    // Implemented authentication options are not reported.
+    let implemented = load(
+        dir.path(),
+        &[
+            "--auth-required",
+            "SHARED_SECRET_SIPPED,JWT_ID,JWT_ACCESS",
+            "--jwt-claim-aud",
+            "aud",
+            "--jwt-claim-iss",
+            "iss",
+        ],
+        Some(
+            r#"{"auth": {"sharedSecret": {"value": "s", "required": true},
+                         "jwt": {"publicKeyUrl": "https://k", "required": true, "requiredRefresh": true}}}"#,
+        ),
+    )
+    .unwrap();
+    assert!(implemented.has_authenticator());
+    assert!(
+        implemented.unsupported.is_empty(),
+        "{:?}",
+        implemented.unsupported
     );
     // Settings equal to "off" are not reported.
     assert!(
