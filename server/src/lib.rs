@@ -11,6 +11,7 @@ pub use sync_model as model;
 pub mod schema;
 pub mod server;
 pub mod store;
+pub mod sync;
 
 pub use server::{Listeners, run};
 

@@ -21,6 +21,7 @@ use crate::config::{Config, NoteLevel};
 use crate::logging::{self, LevelHandle};
 use crate::schema::{self, Schema};
 use crate::store::{self, Store};
+use crate::sync::SyncService;
 use shared_types as wire;
 
 /// The listening sockets, bound before [`run`] so that tests can bind port 0 and read the port.
@@ -82,6 +83,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Store(#[from] store::Error),
+    #[error("authentication setup: {0}")]
+    Auth(crate::auth::Error),
     #[error(transparent)]
     Schema(#[from] schema::Error),
     #[error("server I/O error: {0}")]
@@ -114,23 +117,55 @@ pub async fn run(
     };
     tracing::info!(target: "SySvAp", "Starting the server with a schema version ID {}", schema.record.id);
 
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let auth = match crate::auth::Authenticator::from_config(&config) {
+        Ok(auth) => std::sync::Arc::new(auth),
+        Err(e) => {
+            store.close();
+            return Err(Error::Auth(e));
+        }
+    };
+    let sync = match SyncService::new(
+        store.clone(),
+        &schema,
+        &config,
+        auth.clone(),
+        stop_rx.clone(),
+    ) {
+        Ok(sync) => sync,
+        Err(e) => {
+            store.close();
+            return Err(e.into());
+        }
+    };
     let state = AppState(std::sync::Arc::new(Shared {
         store: store.clone(),
         schema,
         started,
         level,
+        sync: sync.clone(),
     }));
-    let (stop_tx, stop_rx) = watch::channel(false);
 
     tracing::info!(target: "SvrMsg", "Registering server transport for ws");
     let sync_addr = listeners.sync.local_addr()?;
-    tracing::info!(target: "SvrWs", "Listening on {} port {} without TLS", describe_ip(sync_addr), sync_addr.port());
+    tracing::info!(
+        target: "SvrWs",
+        "Listening on {} port {} without TLS",
+        describe_ip(sync_addr),
+        sync_addr.port()
+    );
     if config.unsecured_no_authentication {
-        tracing::warn!(target: "SvSync", "INSECURE no-authentication mode enabled - every client allowed without any validation");
+        tracing::warn!(
+            target: "SvSync",
+            "INSECURE no-authentication mode enabled - every client allowed without any validation"
+        );
+    }
+    for method in auth.describe() {
+        tracing::info!(target: "SvSync", "Authenticator: {method}");
     }
     let sync_server = tokio::spawn(serve(
         listeners.sync,
-        sync_router(state.clone()),
+        sync.clone().router(),
         stop_rx.clone(),
     ));
     tracing::info!(target: "SvSync", "Started on port {}", sync_addr.port());
@@ -166,6 +201,7 @@ pub async fn run(
         }
     }
     drop(state);
+    drop(sync);
     // Closing joins the writer thread after its queue is committed; do it off the runtime.
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!(target: "SySvAp", "Stopped");
@@ -224,6 +260,9 @@ struct Shared {
     store: Store,
     schema: Schema,
     started: Instant,
+    /// The sync service, for its counters and peer registry.
+    #[allow(dead_code)] // Read by the admin API (next issue).
+    sync: std::sync::Arc<SyncService>,
     /// Changes the log level at run time; the admin API's log level switch uses it.
     #[allow(dead_code)]
     // Read by the admin API (next issue); kept here so the handle has one owner.
@@ -243,25 +282,6 @@ async fn serve(
         let _ = stop.wait_for(|stopped| *stopped).await;
     })
     .await
-}
-
-/// The sync port. Until the WebSocket protocol lands, it answers plain HTTP requests with a
-/// short text, as ObjectBox does, so that load balancers can probe it.
-fn sync_router(state: AppState) -> Router {
-    Router::new().fallback(get(sync_probe)).with_state(state)
-}
-
-async fn sync_probe(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        [("content-type", "text/plain; charset=utf-8")],
-        format!(
-            "sync-server {} is running: this is the sync endpoint (WebSocket, protocol version {}); schema version {}\n",
-            crate::VERSION,
-            crate::PROTOCOL_VERSION,
-            state.0.schema.record.id
-        ),
-    )
 }
 
 fn admin_router(state: AppState) -> Router {

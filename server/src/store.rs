@@ -14,6 +14,7 @@ use std::thread;
 use heed::types::{Bytes, SerdeJson, Str, U64};
 use heed::{Database, Env, EnvOpenOptions, RoTxn, RwTxn, WithoutTls, byteorder::BigEndian};
 use serde::{Deserialize, Serialize};
+use shared_types::protocol::{GlobalId, Op};
 use tokio::sync::oneshot;
 
 /// The on-disk layout version written to `meta`. Bumped with a migration when the layout changes.
@@ -33,8 +34,13 @@ pub mod db_name {
     pub const SCHEMA_VERSIONS: &str = "schema-versions";
     /// Objects by (entity UID, object id), both u64 big-endian.
     pub const OBJECTS: &str = "objects";
-    /// The append-only transaction log by sequence number (u64 big-endian).
+    /// The append-only transaction log by sequence number (u64 big-endian), each a MessagePack
+    /// [`super::LogRecord`].
     pub const TX_LOG: &str = "tx-log";
+    /// Per client peer id (u64 BE): the last applied client tx id and its seq (2 × u64 BE).
+    pub const PEERS: &str = "peers";
+    /// Standalone relation links: relation UID ‖ source global id ‖ target global id → empty.
+    pub const LINKS: &str = "links";
 }
 
 /// Keys of the `meta` database.
@@ -43,6 +49,29 @@ pub mod meta_key {
     pub const DATASET_ID: &str = "dataset-id";
     pub const CREATED_MS: &str = "created-ms";
     pub const CURRENT_SCHEMA: &str = "current-schema-version";
+    /// The newest transaction log seq ever assigned (kept when old entries are pruned).
+    pub const LOG_HEAD: &str = "tx-log-head";
+    /// Total encoded size of the retained log entries, in bytes.
+    pub const LOG_BYTES: &str = "tx-log-bytes";
+}
+
+/// One transaction log entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub seq: u64,
+    /// The client peer that sent it (0 for server-side changes).
+    pub origin: u64,
+    /// The sender's transaction id (0 for server-side changes).
+    pub client_tx_id: u64,
+    pub time_ms: u64,
+    /// The operations as applied (puts that lost a conflict are not here).
+    pub ops: Vec<Op>,
+    /// Puts of the client that lost a conflict: (entity id, object id).
+    pub rejected: Vec<(u32, GlobalId)>,
+    /// 16 bytes: SHA-256 over the previous entry's hash and this entry, truncated; see
+    /// [`chain_hash`].
+    #[serde(with = "serde_bytes")]
+    pub hash: Vec<u8>,
 }
 
 /// Errors of the storage layer.
@@ -119,6 +148,8 @@ pub struct Dbs {
     pub schema_versions: Database<'static, U64<BigEndian>, SerdeJson<SchemaVersionRecord>>,
     pub objects: Database<'static, Bytes, Bytes>,
     pub tx_log: Database<'static, U64<BigEndian>, Bytes>,
+    pub peers: Database<'static, U64<BigEndian>, Bytes>,
+    pub links: Database<'static, Bytes, Bytes>,
 }
 
 /// A handle to the open database. Cheap to clone; the environment closes when the last handle
@@ -154,11 +185,15 @@ impl Store {
                 let objects =
                     opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::OBJECTS))?;
                 let tx_log = opener.create_database(wtxn, Some(db_name::TX_LOG))?;
+                let peers = opener.create_database(wtxn, Some(db_name::PEERS))?;
+                let links = opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::LINKS))?;
                 Ok(heed::CommitOrAbort::<_, ()>::Commit((
                     meta,
                     schema_versions,
                     objects,
                     tx_log,
+                    peers,
+                    links,
                 )))
             })
             .map_err(|e| open_error(dir, e))?
@@ -184,6 +219,14 @@ impl Store {
                     Database<'_, U64<BigEndian>, Bytes>,
                     Database<'static, U64<BigEndian>, Bytes>,
                 >(dbs.3),
+                peers: std::mem::transmute::<
+                    Database<'_, U64<BigEndian>, Bytes>,
+                    Database<'static, U64<BigEndian>, Bytes>,
+                >(dbs.4),
+                links: std::mem::transmute::<
+                    Database<'_, Bytes, Bytes>,
+                    Database<'static, Bytes, Bytes>,
+                >(dbs.5),
             }
         };
 
@@ -241,18 +284,9 @@ impl Store {
         F: FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<R> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let max_size = self.inner.max_size;
-        self.submit(Box::new(move |wtxn, dbs| {
-            match f(wtxn, dbs).map_err(|e| full_error(e, max_size)) {
-                Ok(value) => Ok(Box::new(move |committed: Result<()>| {
-                    let _ = reply.send(committed.map(|()| value));
-                }) as Completion),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    Err(())
-                }
-            }
-        }))?;
+        self.submit_with(f, move |result| {
+            let _ = reply.send(result);
+        })?;
         answer.await.map_err(|_| Error::WriterStopped)?
     }
 
@@ -263,19 +297,36 @@ impl Store {
         F: FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<R> + Send + 'static,
     {
         let (reply, answer) = mpsc::sync_channel(1);
+        self.submit_with(f, move |result| {
+            let _ = reply.send(result);
+        })?;
+        answer.recv().map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Queues `f` for the writer now (so requests from one caller keep their order) and calls
+    /// `on_done` on the writer thread once the commit holding it is durable, or with the error.
+    /// `on_done` calls happen in commit order; keep them short (no blocking, no I/O).
+    pub fn submit_with<R, F, C>(&self, f: F, on_done: C) -> Result<()>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut RwTxn<'_>, &Dbs) -> Result<R> + Send + 'static,
+        C: FnOnce(Result<R>) + Send + 'static,
+    {
         let max_size = self.inner.max_size;
         self.submit(Box::new(move |wtxn, dbs| {
             match f(wtxn, dbs).map_err(|e| full_error(e, max_size)) {
-                Ok(value) => Ok(Box::new(move |committed: Result<()>| {
-                    let _ = reply.send(committed.map(|()| value));
-                }) as Completion),
+                Ok(value) => {
+                    Ok(
+                        Box::new(move |committed: Result<()>| on_done(committed.map(|()| value)))
+                            as Completion,
+                    )
+                }
                 Err(e) => {
-                    let _ = reply.send(Err(e));
+                    on_done(Err(e));
                     Err(())
                 }
             }
-        }))?;
-        answer.recv().map_err(|_| Error::WriterStopped)?
+        }))
     }
 
     /// Stops the writer after it has committed everything queued, and closes the environment
@@ -358,13 +409,155 @@ impl Store {
     }
 
     /// One object's stored bytes.
-    pub fn object(&self, entity_uid: u64, id: u64) -> Result<Option<Vec<u8>>> {
+    pub fn object(&self, entity_uid: u64, id: GlobalId) -> Result<Option<Vec<u8>>> {
         self.read(|rtxn, dbs| {
             Ok(dbs
                 .objects
                 .get(rtxn, &object_key(entity_uid, id))
                 .map_err(Error::Lmdb)?
                 .map(<[u8]>::to_vec))
+        })
+    }
+
+    /// The newest seq ever assigned and the oldest seq still retained (`None` if the log is
+    /// empty, e.g. after pruning everything or before the first transaction).
+    pub fn log_bounds(&self) -> Result<(u64, Option<u64>)> {
+        self.read(|rtxn, dbs| {
+            let head = read_u64(rtxn, dbs, meta_key::LOG_HEAD)?;
+            let oldest = dbs
+                .tx_log
+                .first(rtxn)
+                .map_err(Error::Lmdb)?
+                .map(|(seq, _)| seq);
+            Ok((head, oldest))
+        })
+    }
+
+    /// Retained log entries with `seq >= from`, in order, at most `max_count` of them and
+    /// stopping after the one that reaches `max_bytes`.
+    pub fn read_log(
+        &self,
+        from: u64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<LogRecord>> {
+        self.read(|rtxn, dbs| {
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            for entry in dbs.tx_log.range(rtxn, &(from..)).map_err(Error::Lmdb)? {
+                let (seq, raw) = entry.map_err(Error::Lmdb)?;
+                bytes += raw.len();
+                out.push(decode_record(seq, raw)?);
+                if out.len() >= max_count || bytes >= max_bytes {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Checks the hash chain of the retained log, from the oldest entry (trusted as anchor) on.
+    /// Returns the number of entries checked.
+    pub fn verify_log_chain(&self) -> Result<u64> {
+        self.read(|rtxn, dbs| {
+            let mut previous: Option<LogRecord> = None;
+            let mut count = 0;
+            for entry in dbs.tx_log.iter(rtxn).map_err(Error::Lmdb)? {
+                let (seq, raw) = entry.map_err(Error::Lmdb)?;
+                let record = decode_record(seq, raw)?;
+                if let Some(prev) = &previous {
+                    if record.seq != prev.seq + 1 {
+                        return Err(Error::Corrupt {
+                            what: format!("tx-log {seq}"),
+                            message: format!("gap after seq {}", prev.seq),
+                        });
+                    }
+                    let expected = chain_hash(&prev.hash, &record);
+                    if expected != record.hash {
+                        return Err(Error::Corrupt {
+                            what: format!("tx-log {seq}"),
+                            message: "hash does not chain from the previous entry".into(),
+                        });
+                    }
+                }
+                previous = Some(record);
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
+    /// The last client transaction applied for a peer, and the seq it got.
+    pub fn peer_state(&self, peer: u64) -> Result<Option<(u64, u64)>> {
+        self.read(|rtxn, dbs| read_peer(rtxn, dbs, peer))
+    }
+
+    /// Up to `max_bytes` of stored objects (and then links) after `after` (exclusive), for a
+    /// full sync done in short read transactions. Returns the items and the cursor to continue
+    /// from, `None` when done.
+    pub fn snapshot_chunk(
+        &self,
+        after: Option<SnapshotCursor>,
+        max_bytes: usize,
+    ) -> Result<(Vec<SnapshotItem>, Option<SnapshotCursor>)> {
+        self.read(|rtxn, dbs| {
+            let mut items = Vec::new();
+            let mut bytes = 0;
+            let (in_links, start) = match &after {
+                None => (false, None),
+                Some(SnapshotCursor::Objects(key)) => (false, Some(key.clone())),
+                Some(SnapshotCursor::Links(key)) => (true, Some(key.clone())),
+            };
+            if !in_links {
+                let lower = match &start {
+                    None => std::ops::Bound::Unbounded,
+                    Some(key) => std::ops::Bound::Excluded(key.as_slice()),
+                };
+                let iter = dbs
+                    .objects
+                    .range(rtxn, &(lower, std::ops::Bound::Unbounded))
+                    .map_err(Error::Lmdb)?;
+                for entry in iter {
+                    let (key, value) = entry.map_err(Error::Lmdb)?;
+                    let Some((entity_uid, id)) = parse_object_key(key) else {
+                        continue;
+                    };
+                    bytes += value.len() + 24;
+                    items.push(SnapshotItem::Object {
+                        entity_uid,
+                        id,
+                        props: value.to_vec(),
+                    });
+                    if bytes >= max_bytes {
+                        return Ok((items, Some(SnapshotCursor::Objects(key.to_vec()))));
+                    }
+                }
+            }
+            let link_start = if in_links { start } else { None };
+            let lower = match &link_start {
+                None => std::ops::Bound::Unbounded,
+                Some(key) => std::ops::Bound::Excluded(key.as_slice()),
+            };
+            let iter = dbs
+                .links
+                .range(rtxn, &(lower, std::ops::Bound::Unbounded))
+                .map_err(Error::Lmdb)?;
+            for entry in iter {
+                let (key, _) = entry.map_err(Error::Lmdb)?;
+                let Some((relation_uid, source, target)) = parse_link_key(key) else {
+                    continue;
+                };
+                bytes += 40;
+                items.push(SnapshotItem::Link {
+                    relation_uid,
+                    source,
+                    target,
+                });
+                if bytes >= max_bytes {
+                    return Ok((items, Some(SnapshotCursor::Links(key.to_vec()))));
+                }
+            }
+            Ok((items, None))
         })
     }
 
@@ -449,7 +642,7 @@ pub mod write {
         wtxn: &mut RwTxn<'_>,
         dbs: &Dbs,
         entity_uid: u64,
-        id: u64,
+        id: GlobalId,
         bytes: &[u8],
     ) -> Result<()> {
         dbs.objects
@@ -462,7 +655,7 @@ pub mod write {
         wtxn: &mut RwTxn<'_>,
         dbs: &Dbs,
         entity_uid: u64,
-        id: u64,
+        id: GlobalId,
     ) -> Result<bool> {
         dbs.objects
             .delete(wtxn, &object_key(entity_uid, id))
@@ -487,13 +680,278 @@ pub mod write {
     }
 }
 
-/// The 16-byte key of an object: entity UID then object id, big-endian so that an entity's
-/// objects are contiguous and ordered by id.
-pub fn object_key(entity_uid: u64, id: u64) -> [u8; 16] {
-    let mut key = [0; 16];
-    key[..8].copy_from_slice(&entity_uid.to_be_bytes());
-    key[8..].copy_from_slice(&id.to_be_bytes());
+/// Log and peer writes, used by the sync hub inside one write request per transaction.
+pub mod log {
+    use super::*;
+
+    /// The last applied client tx id of a peer and its seq, as seen inside this transaction.
+    pub fn peer_state(wtxn: &RwTxn<'_>, dbs: &Dbs, peer: u64) -> Result<Option<(u64, u64)>> {
+        read_peer(wtxn, dbs, peer)
+    }
+
+    /// Appends a record with the next seq, chaining its hash to the newest entry, and records
+    /// the peer's tx id. Returns the stored record.
+    pub fn append(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        origin: u64,
+        client_tx_id: u64,
+        ops: Vec<Op>,
+        rejected: Vec<(u32, GlobalId)>,
+    ) -> Result<LogRecord> {
+        let head = read_u64(wtxn, dbs, meta_key::LOG_HEAD)?;
+        let prev_hash = match dbs.tx_log.last(wtxn).map_err(Error::Lmdb)? {
+            Some((seq, raw)) => decode_record(seq, raw)?.hash,
+            None => vec![0; 16],
+        };
+        let mut record = LogRecord {
+            seq: head + 1,
+            origin,
+            client_tx_id,
+            time_ms: now_ms(),
+            ops,
+            rejected,
+            hash: Vec::new(),
+        };
+        record.hash = chain_hash(&prev_hash, &record);
+        let raw = rmp_serde::to_vec(&record).map_err(|e| Error::Corrupt {
+            what: "tx-log".into(),
+            message: e.to_string(),
+        })?;
+        dbs.tx_log
+            .put(wtxn, &record.seq, &raw)
+            .map_err(Error::Lmdb)?;
+        dbs.meta
+            .put(wtxn, meta_key::LOG_HEAD, &record.seq.to_be_bytes())
+            .map_err(Error::Lmdb)?;
+        let total = read_u64(wtxn, dbs, meta_key::LOG_BYTES)? + raw.len() as u64;
+        dbs.meta
+            .put(wtxn, meta_key::LOG_BYTES, &total.to_be_bytes())
+            .map_err(Error::Lmdb)?;
+        if origin != 0 {
+            let mut value = [0; 16];
+            value[..8].copy_from_slice(&client_tx_id.to_be_bytes());
+            value[8..].copy_from_slice(&record.seq.to_be_bytes());
+            dbs.peers.put(wtxn, &origin, &value).map_err(Error::Lmdb)?;
+        }
+        Ok(record)
+    }
+
+    /// Deletes the oldest entries while the retained log is larger than `max_bytes`, down to
+    /// `target_bytes`. Returns how many entries were removed.
+    pub fn prune(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        max_bytes: u64,
+        target_bytes: u64,
+    ) -> Result<u64> {
+        let mut total = read_u64(wtxn, dbs, meta_key::LOG_BYTES)?;
+        if total <= max_bytes {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        while total > target_bytes {
+            let Some((seq, len)) = dbs
+                .tx_log
+                .first(wtxn)
+                .map_err(Error::Lmdb)?
+                .map(|(seq, raw)| (seq, raw.len()))
+            else {
+                break;
+            };
+            // Keep the newest entry, so the hash chain always has an anchor.
+            if Some(seq) == dbs.tx_log.last(wtxn).map_err(Error::Lmdb)?.map(|(s, _)| s) {
+                break;
+            }
+            dbs.tx_log.delete(wtxn, &seq).map_err(Error::Lmdb)?;
+            total = total.saturating_sub(len as u64);
+            removed += 1;
+        }
+        dbs.meta
+            .put(wtxn, meta_key::LOG_BYTES, &total.to_be_bytes())
+            .map_err(Error::Lmdb)?;
+        Ok(removed)
+    }
+
+    /// Reads an object inside the write transaction (for conflict resolution).
+    pub fn object(
+        wtxn: &RwTxn<'_>,
+        dbs: &Dbs,
+        entity_uid: u64,
+        id: GlobalId,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(dbs
+            .objects
+            .get(wtxn, &object_key(entity_uid, id))
+            .map_err(Error::Lmdb)?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// Adds a standalone relation link.
+    pub fn add_link(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        relation_uid: u64,
+        source: GlobalId,
+        target: GlobalId,
+    ) -> Result<()> {
+        dbs.links
+            .put(wtxn, &link_key(relation_uid, source, target), &[])
+            .map_err(Error::Lmdb)
+    }
+
+    /// Removes a standalone relation link.
+    pub fn remove_link(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        relation_uid: u64,
+        source: GlobalId,
+        target: GlobalId,
+    ) -> Result<bool> {
+        dbs.links
+            .delete(wtxn, &link_key(relation_uid, source, target))
+            .map_err(Error::Lmdb)
+    }
+
+    /// Removes every link of `relation_uid` whose source is `source`.
+    pub fn remove_links_from(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        relation_uid: u64,
+        source: GlobalId,
+    ) -> Result<()> {
+        let mut prefix = [0; 24];
+        prefix[..8].copy_from_slice(&relation_uid.to_be_bytes());
+        prefix[8..16].copy_from_slice(&source.0.to_be_bytes());
+        prefix[16..].copy_from_slice(&source.1.to_be_bytes());
+        let mut iter = dbs
+            .links
+            .prefix_iter_mut(wtxn, &prefix)
+            .map_err(Error::Lmdb)?;
+        while let Some(entry) = iter.next() {
+            entry.map_err(Error::Lmdb)?;
+            // SAFETY: no reference into the database is held while deleting (see heed's docs).
+            unsafe { iter.del_current() }.map_err(Error::Lmdb)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a full sync continues from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotCursor {
+    Objects(Vec<u8>),
+    Links(Vec<u8>),
+}
+
+/// One item of a full-sync snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotItem {
+    Object {
+        entity_uid: u64,
+        id: GlobalId,
+        props: Vec<u8>,
+    },
+    Link {
+        relation_uid: u64,
+        source: GlobalId,
+        target: GlobalId,
+    },
+}
+
+/// The hash of a log record chained to the previous one: the first 16 bytes of SHA-256 over
+/// `prev_hash ‖ seq ‖ origin ‖ client_tx_id ‖ time_ms` (u64 big-endian each) `‖ MessagePack(ops)`.
+pub fn chain_hash(prev_hash: &[u8], record: &LogRecord) -> Vec<u8> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(prev_hash);
+    for n in [
+        record.seq,
+        record.origin,
+        record.client_tx_id,
+        record.time_ms,
+    ] {
+        hasher.update(n.to_be_bytes());
+    }
+    hasher.update(rmp_serde::to_vec(&record.ops).unwrap_or_default());
+    hasher.finalize()[..16].to_vec()
+}
+
+/// The 40-byte key of a standalone relation link.
+pub fn link_key(relation_uid: u64, source: GlobalId, target: GlobalId) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&relation_uid.to_be_bytes());
+    key[8..16].copy_from_slice(&source.0.to_be_bytes());
+    key[16..24].copy_from_slice(&source.1.to_be_bytes());
+    key[24..32].copy_from_slice(&target.0.to_be_bytes());
+    key[32..].copy_from_slice(&target.1.to_be_bytes());
     key
+}
+
+fn parse_link_key(key: &[u8]) -> Option<(u64, GlobalId, GlobalId)> {
+    let part = |i: usize| {
+        key.get(i..i + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    if key.len() != 40 {
+        return None;
+    }
+    Some((
+        part(0)?,
+        GlobalId(part(8)?, part(16)?),
+        GlobalId(part(24)?, part(32)?),
+    ))
+}
+
+fn decode_record(seq: u64, raw: &[u8]) -> Result<LogRecord> {
+    rmp_serde::from_slice(raw).map_err(|e| Error::Corrupt {
+        what: format!("tx-log {seq}"),
+        message: e.to_string(),
+    })
+}
+
+fn read_u64(txn: &RoTxn<'_>, dbs: &Dbs, key: &str) -> Result<u64> {
+    dbs.meta
+        .get(txn, key)
+        .map_err(Error::Lmdb)?
+        .map_or(Ok(0), decode_u64)
+}
+
+fn read_peer(txn: &RoTxn<'_>, dbs: &Dbs, peer: u64) -> Result<Option<(u64, u64)>> {
+    let Some(raw) = dbs.peers.get(txn, &peer).map_err(Error::Lmdb)? else {
+        return Ok(None);
+    };
+    if raw.len() != 16 {
+        return Err(Error::Corrupt {
+            what: format!("peer {peer:x}"),
+            message: format!("{} bytes", raw.len()),
+        });
+    }
+    Ok(Some((decode_u64(&raw[..8])?, decode_u64(&raw[8..])?)))
+}
+
+/// The 24-byte key of an object: entity UID, then the object's global id (origin peer, origin
+/// local id), all big-endian so that an entity's objects are contiguous and ordered by id.
+pub fn object_key(entity_uid: u64, id: GlobalId) -> [u8; 24] {
+    let mut key = [0; 24];
+    key[..8].copy_from_slice(&entity_uid.to_be_bytes());
+    key[8..16].copy_from_slice(&id.0.to_be_bytes());
+    key[16..].copy_from_slice(&id.1.to_be_bytes());
+    key
+}
+
+/// Splits an object key into entity UID and global id.
+pub fn parse_object_key(key: &[u8]) -> Option<(u64, GlobalId)> {
+    let part = |range: std::ops::Range<usize>| {
+        key.get(range)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    if key.len() != 24 {
+        return None;
+    }
+    Some((part(0..8)?, GlobalId(part(8..16)?, part(16..24)?)))
 }
 
 /// Milliseconds since the Unix epoch.

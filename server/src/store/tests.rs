@@ -1,4 +1,5 @@
 use super::*;
+use shared_types::protocol::GlobalId;
 
 fn open(dir: &Path) -> Store {
     Store::open(dir, 64 * 1024 * 1024).unwrap()
@@ -24,10 +25,10 @@ fn writes_are_durable_across_reopen_and_a_failed_request_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store
-        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 7, 1, b"one"))
+        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 7, GlobalId(0, 1), b"one"))
         .unwrap();
     let failed: Result<()> = store.write_blocking(|wtxn, dbs| {
-        write::put_object(wtxn, dbs, 7, 2, b"two")?;
+        write::put_object(wtxn, dbs, 7, GlobalId(0, 2), b"two")?;
         Err(Error::Corrupt {
             what: "test".into(),
             message: "request fails after writing".into(),
@@ -37,8 +38,11 @@ fn writes_are_durable_across_reopen_and_a_failed_request_changes_nothing() {
     store.close();
 
     let store = open(dir.path());
-    assert_eq!(store.object(7, 1).unwrap().as_deref(), Some(&b"one"[..]));
-    assert_eq!(store.object(7, 2).unwrap(), None);
+    assert_eq!(
+        store.object(7, GlobalId(0, 1)).unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert_eq!(store.object(7, GlobalId(0, 2)).unwrap(), None);
     assert_eq!(store.object_count(7).unwrap(), 1);
     store.close();
 }
@@ -50,8 +54,8 @@ fn removing_an_entity_removes_only_its_objects() {
     store
         .write_blocking(|wtxn, dbs| {
             for id in 1..=100 {
-                write::put_object(wtxn, dbs, 1, id, b"a")?;
-                write::put_object(wtxn, dbs, 2, id, b"b")?;
+                write::put_object(wtxn, dbs, 1, GlobalId(0, id), b"a")?;
+                write::put_object(wtxn, dbs, 2, GlobalId(0, id), b"b")?;
             }
             Ok(())
         })
@@ -71,15 +75,15 @@ fn a_full_database_gives_a_clear_error_and_keeps_what_was_stored() {
     let max = 1024 * 1024;
     let store = Store::open(dir.path(), max).unwrap();
     store
-        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 1, 1, b"kept"))
+        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 1, GlobalId(0, 1), b"kept"))
         .unwrap();
     let value = vec![7u8; 64 * 1024];
     let mut full = None;
     for id in 2..100 {
         let value = value.clone();
-        if let Err(e) =
-            store.write_blocking(move |wtxn, dbs| write::put_object(wtxn, dbs, 1, id, &value))
-        {
+        if let Err(e) = store.write_blocking(move |wtxn, dbs| {
+            write::put_object(wtxn, dbs, 1, GlobalId(0, id), &value)
+        }) {
             full = Some(e);
             break;
         }
@@ -91,11 +95,17 @@ fn a_full_database_gives_a_clear_error_and_keeps_what_was_stored() {
     );
     assert!(err.to_string().contains("--db-max-size"), "{err}");
     // Reads still work, and so do small writes that fit in freed pages or none at all.
-    assert_eq!(store.object(1, 1).unwrap().as_deref(), Some(&b"kept"[..]));
+    assert_eq!(
+        store.object(1, GlobalId(0, 1)).unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
     store.close();
 
     let store = Store::open(dir.path(), 16 * max).unwrap();
-    assert_eq!(store.object(1, 1).unwrap().as_deref(), Some(&b"kept"[..]));
+    assert_eq!(
+        store.object(1, GlobalId(0, 1)).unwrap().as_deref(),
+        Some(&b"kept"[..])
+    );
     store.close();
 }
 
@@ -113,7 +123,9 @@ fn concurrent_writers_share_commits_and_all_get_answers() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .write(move |wtxn, dbs| write::put_object(wtxn, dbs, 3, id, &id.to_be_bytes()))
+                    .write(move |wtxn, dbs| {
+                        write::put_object(wtxn, dbs, 3, GlobalId(0, id), &id.to_be_bytes())
+                    })
                     .await
             }));
         }

@@ -2,5 +2,6 @@
 //! loopback sockets. One binary with modules, so it links once.
 
 mod cli;
+mod protocol;
 mod schema_versions;
 mod support;

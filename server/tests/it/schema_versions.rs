@@ -1,5 +1,6 @@
 //! Schema versions through the library: first start, restarts with evolved models, data kept.
 
+use shared_types::protocol::GlobalId;
 use sync_server::schema;
 use sync_server::store::{Store, write};
 
@@ -30,8 +31,8 @@ fn versions_evolve_keep_data_and_refuse_illegal_updates() {
     let project = v1.model.entity_by_name("Project").unwrap().id.uid;
     store
         .write_blocking(move |wtxn, dbs| {
-            write::put_object(wtxn, dbs, task, 1, b"task one")?;
-            write::put_object(wtxn, dbs, project, 1, b"project one")
+            write::put_object(wtxn, dbs, task, GlobalId(0, 1), b"task one")?;
+            write::put_object(wtxn, dbs, project, GlobalId(0, 1), b"project one")
         })
         .unwrap();
     store.close();
@@ -48,11 +49,11 @@ fn versions_evolve_keep_data_and_refuse_illegal_updates() {
     assert_ne!(v2.record.full_hash, v1.record.full_hash);
     assert_eq!(store.current_schema_version().unwrap(), Some(2));
     assert_eq!(
-        store.object(task, 1).unwrap().as_deref(),
+        store.object(task, GlobalId(0, 1)).unwrap().as_deref(),
         Some(&b"task one"[..])
     );
     assert_eq!(
-        store.object(project, 1).unwrap().as_deref(),
+        store.object(project, GlobalId(0, 1)).unwrap().as_deref(),
         Some(&b"project one"[..])
     );
     // The stored version keeps the model file's exact bytes.
@@ -83,7 +84,7 @@ fn versions_evolve_keep_data_and_refuse_illegal_updates() {
     let (store, v3) = init(dir.path(), "evolution/v3-remove-project.json").unwrap();
     assert_eq!(v3.record.id, 3);
     assert_eq!(
-        store.object(task, 1).unwrap().as_deref(),
+        store.object(task, GlobalId(0, 1)).unwrap().as_deref(),
         Some(&b"task one"[..])
     );
     assert_eq!(store.object_count(project).unwrap(), 0);

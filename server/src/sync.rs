@@ -1,0 +1,235 @@
+//! The sync service on `--bind`: WebSocket connections speaking protocol v1 (docs/protocol.md).
+//!
+//! - `session`: one client's protocol rules, sans I/O.
+//! - `connection`: the task per WebSocket that runs a session and does its I/O.
+//! - `hub`: what connections share: applying transactions, publishing commits, the peer registry.
+//! - `apply`: validation and conflict resolution of client transactions.
+//! - `stats`: the global counters.
+//!
+//! The transaction log lives in `store` behind `store::log` (append, read, prune); a cluster mode
+//! can replace those calls with a distributed log without touching sessions or connections.
+
+pub mod apply;
+mod connection;
+pub mod hub;
+pub mod session;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
+
+use self::hub::{Hub, Settings};
+use self::session::Known;
+use self::stats::Counters;
+use crate::config::Config;
+use crate::model::{Model, SchemaHash};
+use crate::schema::Schema;
+use crate::store::Store;
+
+/// Default bound of the retained transaction history when the configuration sets none: 1 GiB.
+/// (ObjectBox keeps everything by default; a bounded default keeps disks from filling up.)
+pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 1 << 30;
+
+/// When the history exceeds its maximum, pruning removes the oldest entries down to this share of
+/// the maximum (if `historySizeTargetKb` is not set), so that it does not run on every commit.
+pub const DEFAULT_HISTORY_TARGET_PERCENT: u64 = 90;
+
+/// A schema version as login matching needs it.
+#[derive(Debug, Clone)]
+pub struct VersionInfo {
+    pub id: u64,
+    pub full_hash: String,
+    pub base_hash: String,
+    pub accept_clients: bool,
+    pub known: Known,
+}
+
+/// Settings of each connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub max_message_size: usize,
+    pub full_sync_split_bytes: usize,
+    pub strict_schema: bool,
+    pub default_hash: Option<String>,
+    pub unsecured: bool,
+}
+
+/// Everything the sync endpoint needs; one per server.
+pub struct SyncService {
+    pub hub: Arc<Hub>,
+    pub versions: Vec<VersionInfo>,
+    pub current_version: u64,
+    pub settings: ConnectionSettings,
+    pub auth: Arc<crate::auth::Authenticator>,
+    shutdown: watch::Receiver<bool>,
+    next_connection: AtomicU64,
+}
+
+impl SyncService {
+    /// Sets up the service for the current schema and all stored versions.
+    pub fn new(
+        store: Store,
+        schema: &Schema,
+        config: &Config,
+        auth: Arc<crate::auth::Authenticator>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<SyncService>, crate::store::Error> {
+        let model = Arc::new(schema.model.clone());
+        let history_max_bytes = config
+            .history_size_max_kb
+            .map_or(DEFAULT_HISTORY_MAX_BYTES, |kb| kb * 1024);
+        let history_target_bytes = config.history_size_target_kb.map_or(
+            history_max_bytes / 100 * DEFAULT_HISTORY_TARGET_PERCENT,
+            |kb| kb * 1024,
+        );
+        let hub = Hub::new(
+            store.clone(),
+            model.clone(),
+            Arc::new(Counters::default()),
+            Settings {
+                history_max_bytes,
+                history_target_bytes,
+            },
+        );
+        let mut versions = Vec::new();
+        for record in store.schema_versions()? {
+            let known = match crate::model::Model::from_json(record.model_json.as_bytes()) {
+                Ok(loaded) => known_of(&loaded.model, &model),
+                Err(_) => Known::default(),
+            };
+            versions.push(VersionInfo {
+                id: record.id,
+                full_hash: record.full_hash,
+                base_hash: record.base_hash,
+                accept_clients: record.accept_clients,
+                known,
+            });
+        }
+        let settings = ConnectionSettings {
+            max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
+            full_sync_split_bytes: (config.full_sync_message_split_mb * 1024.0 * 1024.0) as usize,
+            strict_schema: config.client_schema_validation.strict,
+            default_hash: config.client_schema_validation.default_hash.clone(),
+            unsecured: config.unsecured_no_authentication,
+        };
+        Ok(Arc::new(SyncService {
+            hub,
+            versions,
+            current_version: schema.record.id,
+            settings,
+            auth,
+            shutdown,
+            next_connection: AtomicU64::new(1),
+        }))
+    }
+
+    /// Matches a client's schema hashes to a version: full hash, then base hash; unknown hashes
+    /// go to the default hash's version, or the current one unless validation is strict.
+    pub fn match_schema(&self, full_hash: &str, base_hash: &str) -> Option<&VersionInfo> {
+        let full = full_hash.to_ascii_lowercase();
+        let base = base_hash.to_ascii_lowercase();
+        let found = self
+            .versions
+            .iter()
+            .rev()
+            .find(|v| v.full_hash == full)
+            .or_else(|| self.versions.iter().rev().find(|v| v.base_hash == base));
+        match found {
+            Some(v) => Some(v).filter(|v| v.accept_clients || !self.settings.strict_schema),
+            None if self.settings.strict_schema => None,
+            None => match &self.settings.default_hash {
+                Some(hash) => self
+                    .versions
+                    .iter()
+                    .rev()
+                    .find(|v| v.full_hash == *hash || v.base_hash == *hash),
+                None => self.versions.iter().find(|v| v.id == self.current_version),
+            },
+        }
+    }
+
+    /// The sync port's router: WebSocket upgrades, and a plain-text answer to other GETs.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new().fallback(entry).with_state(self)
+    }
+}
+
+/// Which entities and relations of the current model a client on `version` knows: those whose
+/// UIDs its version's model has, by their IDs in the current model.
+fn known_of(version: &Model, current: &Model) -> Known {
+    let entities = current
+        .entities
+        .iter()
+        .filter(|e| version.entity_by_uid(e.id.uid).is_some())
+        .map(|e| e.id.id)
+        .collect();
+    let relations = current
+        .entities
+        .iter()
+        .flat_map(|e| e.relations.iter())
+        .filter(|r| {
+            version
+                .entities
+                .iter()
+                .any(|ve| ve.relations.iter().any(|vr| vr.id.uid == r.id.uid))
+        })
+        .map(|r| r.id.id)
+        .collect();
+    Known {
+        entities: Some(entities),
+        relations: Some(relations),
+    }
+}
+
+/// Whether a hash string is a well-formed schema hash.
+pub fn is_schema_hash(s: &str) -> bool {
+    s.parse::<SchemaHash>().is_ok()
+}
+
+async fn entry(
+    State(service): State<Arc<SyncService>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let wants_upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !wants_upgrade {
+        return probe(&service);
+    }
+    let (mut parts, _) = request.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let max = service.settings.max_message_size;
+    let id = service.next_connection.fetch_add(1, Ordering::Relaxed);
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| connection::run(service, socket, addr, id))
+}
+
+fn probe(service: &SyncService) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "sync-server {} is running: this is the sync endpoint (WebSocket, protocol version {}); schema version {}\n",
+            crate::VERSION,
+            crate::PROTOCOL_VERSION,
+            service.current_version
+        ),
+    )
+        .into_response()
+}

@@ -1,0 +1,212 @@
+//! The hub: what all sync connections share. It applies client transactions through the store's
+//! single writer, publishes every committed transaction once, in commit order, to all
+//! connections, and keeps the registry of logged-in peers.
+//!
+//! Concurrency: `apply` queues the transaction for the writer immediately (so one client's
+//! transactions keep their order) and gets its result from a callback that the writer thread runs
+//! after the durable commit, in commit order. That callback publishes into a bounded `broadcast`
+//! channel, which never blocks: a connection that falls behind gets `Lagged` and catches up from
+//! the log. The frame of each transaction is encoded once and shared by all recipients.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use shared_types::protocol::{ApplyTx, GlobalId, ServerMessage, TxEntry, TxErrorCode, encode};
+use tokio::sync::{broadcast, oneshot};
+
+use super::apply;
+use super::stats::Counters;
+use crate::model::Model;
+use crate::store::{self, LogRecord, Store};
+
+/// How many committed transactions the broadcast channel holds for slow connections before they
+/// lag and must read from the log instead.
+pub const BROADCAST_CAPACITY: usize = 4096;
+
+/// A committed transaction as published to all connections.
+#[derive(Debug)]
+pub struct Committed {
+    pub seq: u64,
+    pub origin: u64,
+    pub client_tx_id: u64,
+    pub entry: TxEntry,
+    /// The encoded `Push { txs: [entry] }`, shared by all recipients that know every entity in it.
+    pub frame: Bytes,
+}
+
+/// What became of a client transaction.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Durable as `seq`; `rejected` lists puts that lost a conflict.
+    Applied {
+        seq: u64,
+        rejected: Vec<(u32, GlobalId)>,
+    },
+    /// Already applied earlier (as `seq`); skipped.
+    Duplicate { seq: u64 },
+    /// Not applied.
+    Rejected { code: TxErrorCode, message: String },
+}
+
+/// Limits and settings the hub needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub history_max_bytes: u64,
+    pub history_target_bytes: u64,
+}
+
+/// Shared sync state. One per server.
+pub struct Hub {
+    pub store: Store,
+    /// The current schema's model; transactions are validated and applied against it.
+    pub model: Arc<Model>,
+    pub counters: Arc<Counters>,
+    pub settings: Settings,
+    sender: broadcast::Sender<Arc<Committed>>,
+    /// Peer id → connection number of logged-in peers; one connection per peer.
+    peers: Mutex<HashMap<u64, u64>>,
+}
+
+impl Hub {
+    pub fn new(
+        store: Store,
+        model: Arc<Model>,
+        counters: Arc<Counters>,
+        settings: Settings,
+    ) -> Arc<Hub> {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        Arc::new(Hub {
+            store,
+            model,
+            counters,
+            settings,
+            sender,
+            peers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Live committed transactions from now on. Subscribe before reading the backlog.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Committed>> {
+        self.sender.subscribe()
+    }
+
+    /// Registers a logged-in peer; `false` if another live connection holds this peer id.
+    pub fn register_peer(&self, peer: u64, connection: u64) -> bool {
+        let Ok(mut peers) = self.peers.lock() else {
+            return false;
+        };
+        if peers.contains_key(&peer) {
+            return false;
+        }
+        peers.insert(peer, connection);
+        true
+    }
+
+    /// Releases a peer id when its connection ends.
+    pub fn unregister_peer(&self, peer: u64, connection: u64) {
+        if let Ok(mut peers) = self.peers.lock()
+            && peers.get(&peer) == Some(&connection)
+        {
+            peers.remove(&peer);
+        }
+    }
+
+    /// Number of logged-in peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.lock().map_or(0, |p| p.len())
+    }
+
+    /// Validates and queues a client transaction; the answer arrives once it is durable.
+    pub fn apply(
+        self: &Arc<Self>,
+        origin: u64,
+        tx: ApplyTx,
+        bytes: usize,
+    ) -> oneshot::Receiver<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        if let Err(invalid) = apply::validate(&self.model, &tx.ops) {
+            Counters::inc(&self.counters.client_txs_rejected);
+            let _ = reply.send(Outcome::Rejected {
+                code: invalid.code,
+                message: invalid.message,
+            });
+            return answer;
+        }
+        let model = self.model.clone();
+        let settings = self.settings.clone();
+        let hub = self.clone();
+        let tx_id = tx.tx_id;
+        let op_count = tx.ops.len() as u64;
+        let submitted = self.store.submit_with(
+            move |wtxn, dbs| {
+                if let Some((last_tx, seq)) = store::log::peer_state(wtxn, dbs, origin)?
+                    && tx_id <= last_tx
+                {
+                    return Ok(Err(seq));
+                }
+                let applied = apply::apply(wtxn, dbs, &model, tx.ops)?;
+                let record = store::log::append(wtxn, dbs, origin, tx_id, applied.ops, applied.rejected)?;
+                store::log::prune(wtxn, dbs, settings.history_max_bytes, settings.history_target_bytes)?;
+                Ok(Ok(record))
+            },
+            // Runs on the writer thread after the commit, in commit order.
+            move |result: store::Result<Result<LogRecord, u64>>| {
+                let outcome = match result {
+                    Ok(Ok(record)) => {
+                        let counters = &hub.counters;
+                        Counters::inc(&counters.client_txs_applied);
+                        Counters::add(&counters.client_tx_ops_applied, op_count);
+                        Counters::add(&counters.client_tx_bytes_applied, bytes as u64);
+                        Counters::add(&counters.put_conflicts, record.rejected.len() as u64);
+                        let outcome = Outcome::Applied { seq: record.seq, rejected: record.rejected.clone() };
+                        hub.publish(record);
+                        outcome
+                    }
+                    Ok(Err(seq)) => {
+                        Counters::inc(&hub.counters.skipped_tx_dups);
+                        Outcome::Duplicate { seq }
+                    }
+                    Err(store::Error::Full { max_size }) => Outcome::Rejected {
+                        code: TxErrorCode::StorageFull,
+                        message: format!("the server's database is full ({max_size} bytes)"),
+                    },
+                    Err(e) => {
+                        Counters::inc(&hub.counters.errors_handler);
+                        tracing::error!(target: "SvApTx", "applying transaction {tx_id} of {origin:016X} failed: {e}");
+                        Outcome::Rejected { code: TxErrorCode::Other(50), message: "internal server error".into() }
+                    }
+                };
+                let _ = reply.send(outcome);
+            },
+        );
+        if submitted.is_err() {
+            // The writer stopped (shutdown); the caller sees a closed channel.
+        }
+        answer
+    }
+
+    /// Publishes a committed log record to every connection.
+    fn publish(&self, record: LogRecord) {
+        tracing::debug!(target: "TxLogA", "Applied {} commands; TX #{} committed", record.ops.len(), record.seq);
+        let entry = TxEntry {
+            seq: record.seq,
+            origin: record.origin,
+            time_ms: record.time_ms,
+            ops: record.ops,
+        };
+        let frame = Bytes::from(encode(&ServerMessage::Push {
+            txs: vec![entry.clone()],
+        }));
+        let committed = Arc::new(Committed {
+            seq: record.seq,
+            origin: record.origin,
+            client_tx_id: record.client_tx_id,
+            entry,
+            frame,
+        });
+        tracing::debug!(target: "SvDPsh", "Have {} bytes of data ({} clients).", committed.frame.len(), self.sender.receiver_count());
+        // No receivers is fine: nobody is subscribed.
+        let _ = self.sender.send(committed);
+    }
+}

@@ -1,0 +1,261 @@
+//! One client's protocol state, free of I/O: messages and committed transactions in, effects out.
+//!
+//! The connection task feeds it decoded frames and live commits and carries out the effects
+//! (sending, authenticating, applying, catching up). Keeping the rules here lets them be tested
+//! without sockets.
+
+use bytes::Bytes;
+use std::collections::HashSet;
+
+use shared_types::protocol::{
+    ApplyTx, ClientMessage, ErrorCode, Login, Op, RequestUpdatesMode, ServerMessage, TxEntry,
+};
+
+use super::hub::Committed;
+
+/// What the connection must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send(ServerMessage),
+    /// A frame encoded once for every recipient.
+    SendFrame(Bytes),
+    /// Check the login (version, credentials, peer id, schema) and answer it.
+    Login(Box<Login>),
+    Apply(ApplyTx),
+    /// Bring the client from its position up to the server's head (delta or full sync), then
+    /// send `SyncComplete`.
+    CatchUp,
+    Close(ErrorCode, String),
+}
+
+/// Which entities and relations a client's schema version knows; `None` means all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub entities: Option<HashSet<u32>>,
+    pub relations: Option<HashSet<u32>>,
+}
+
+impl Known {
+    /// Whether the client knows the entity or relation an operation is about.
+    pub fn knows(&self, op: &Op) -> bool {
+        match op {
+            Op::Put { entity, .. } | Op::Remove { entity, .. } => {
+                self.entities.as_ref().is_none_or(|e| e.contains(entity))
+            }
+            Op::RelAdd { relation, .. } | Op::RelRemove { relation, .. } => {
+                self.relations.as_ref().is_none_or(|r| r.contains(relation))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingLogin,
+    LoggingIn,
+    LoggedIn,
+    Closed,
+}
+
+/// The protocol state of one connection.
+#[derive(Debug)]
+pub struct Session {
+    state: State,
+    peer: u64,
+    /// The last server seq the client has been sent (its position).
+    position: u64,
+    /// Whether live pushes are wanted.
+    subscribed: bool,
+    known: Known,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session {
+            state: State::AwaitingLogin,
+            peer: 0,
+            position: 0,
+            subscribed: false,
+            known: Known::default(),
+        }
+    }
+
+    pub fn peer(&self) -> u64 {
+        self.peer
+    }
+
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    pub fn known(&self) -> &Known {
+        &self.known
+    }
+
+    pub fn is_logged_in(&self) -> bool {
+        self.state == State::LoggedIn
+    }
+
+    /// Whether the connection should take live commits from the hub.
+    pub fn wants_live(&self) -> bool {
+        self.state == State::LoggedIn && self.subscribed
+    }
+
+    /// A message from the client.
+    pub fn on_message(&mut self, message: ClientMessage) -> Vec<Effect> {
+        match (self.state, message) {
+            (State::Closed, _) => vec![],
+            (State::AwaitingLogin, ClientMessage::Login(login)) => {
+                self.state = State::LoggingIn;
+                vec![Effect::Login(Box::new(login))]
+            }
+            (State::AwaitingLogin | State::LoggingIn, ClientMessage::Heartbeat { .. }) => vec![],
+            (State::AwaitingLogin | State::LoggingIn, other) => self.close(
+                ErrorCode::UnexpectedMessage,
+                format!("{} before a successful Login", name(&other)),
+            ),
+            (State::LoggedIn, ClientMessage::Login(_)) => self.close(
+                ErrorCode::UnexpectedMessage,
+                "Login on a connection that is already logged in".into(),
+            ),
+            (State::LoggedIn, ClientMessage::ApplyTx(tx)) => vec![Effect::Apply(tx)],
+            (State::LoggedIn, ClientMessage::RequestUpdates { subscribe }) => {
+                self.subscribed = subscribe;
+                vec![Effect::CatchUp]
+            }
+            (State::LoggedIn, ClientMessage::CancelUpdates) => {
+                self.subscribed = false;
+                vec![]
+            }
+            (State::LoggedIn, ClientMessage::Heartbeat { .. }) => vec![],
+        }
+    }
+
+    /// The login was accepted: the client starts at `last_seq` and sees only `known` types.
+    pub fn logged_in(
+        &mut self,
+        peer: u64,
+        last_seq: u64,
+        mode: RequestUpdatesMode,
+        known: Known,
+    ) -> Vec<Effect> {
+        self.state = State::LoggedIn;
+        self.peer = peer;
+        self.position = last_seq;
+        self.known = known;
+        match mode {
+            RequestUpdatesMode::Auto => {
+                self.subscribed = true;
+                vec![Effect::CatchUp]
+            }
+            RequestUpdatesMode::AutoNoPushes => vec![Effect::CatchUp],
+            RequestUpdatesMode::Manual => vec![],
+        }
+    }
+
+    /// The login was refused; the connection closes after sending the result.
+    pub fn login_failed(&mut self) {
+        self.state = State::Closed;
+    }
+
+    /// Catch-up or full sync sent everything up to `seq`.
+    pub fn advanced_to(&mut self, seq: u64) {
+        self.position = self.position.max(seq);
+    }
+
+    /// A full sync restarts the client's data at `seq` (which may be below its old position if
+    /// the server's database was replaced).
+    pub fn reset_to(&mut self, seq: u64) {
+        self.position = seq;
+    }
+
+    /// A transaction committed on the server.
+    pub fn on_committed(&mut self, committed: &Committed) -> Vec<Effect> {
+        if !self.wants_live() || committed.seq <= self.position {
+            return vec![];
+        }
+        if committed.seq > self.position + 1 {
+            // A gap (we lagged): read the missing part from the log.
+            return vec![Effect::CatchUp];
+        }
+        self.position = committed.seq;
+        vec![self.entry_effect(&committed.entry, Some(&committed.frame))]
+    }
+
+    /// How to send one log entry to this client: shared frame when possible; the client's own
+    /// transactions only advance its position (it has their data), and unknown types are left out.
+    pub fn entry_effect(&self, entry: &TxEntry, shared: Option<&Bytes>) -> Effect {
+        if entry.origin == self.peer && self.peer != 0 {
+            return Effect::Send(ServerMessage::Push {
+                txs: vec![TxEntry {
+                    ops: vec![],
+                    ..entry.clone()
+                }],
+            });
+        }
+        if entry.ops.iter().all(|op| self.known.knows(op)) {
+            if let Some(frame) = shared {
+                return Effect::SendFrame(frame.clone());
+            }
+            return Effect::Send(ServerMessage::Push {
+                txs: vec![entry.clone()],
+            });
+        }
+        let ops = entry
+            .ops
+            .iter()
+            .filter(|op| self.known.knows(op))
+            .cloned()
+            .collect();
+        Effect::Send(ServerMessage::Push {
+            txs: vec![TxEntry {
+                ops,
+                ..entry.clone()
+            }],
+        })
+    }
+
+    /// Filters an entry for this client (for batched catch-up).
+    pub fn filter_entry(&self, entry: TxEntry) -> TxEntry {
+        if entry.origin == self.peer && self.peer != 0 {
+            return TxEntry {
+                ops: vec![],
+                ..entry
+            };
+        }
+        if entry.ops.iter().all(|op| self.known.knows(op)) {
+            return entry;
+        }
+        let ops = entry
+            .ops
+            .into_iter()
+            .filter(|op| self.known.knows(op))
+            .collect();
+        TxEntry { ops, ..entry }
+    }
+
+    fn close(&mut self, code: ErrorCode, message: String) -> Vec<Effect> {
+        self.state = State::Closed;
+        vec![Effect::Close(code, message)]
+    }
+}
+
+/// The message's name, for logs and errors.
+pub fn name(message: &ClientMessage) -> &'static str {
+    match message {
+        ClientMessage::Login(_) => "LOGIN",
+        ClientMessage::ApplyTx(_) => "APPLY_TX",
+        ClientMessage::RequestUpdates { .. } => "REQUEST_UPDATES",
+        ClientMessage::CancelUpdates => "CANCEL_UPDATES",
+        ClientMessage::Heartbeat { .. } => "HEARTBEAT",
+    }
+}
+
+#[cfg(test)]
+mod tests;

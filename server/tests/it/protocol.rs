@@ -1,0 +1,745 @@
+//! Protocol v1 against the real server in-process, over real WebSockets on loopback, with a raw
+//! client written here from the protocol types (no SDK), so these tests pin the wire behaviour.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use shared_types::protocol::*;
+use sync_server::config::Config;
+use sync_server::{Listeners, run};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::example_model;
+
+/// Entity and property ids of the example model.
+const TASK: u32 = 1;
+const TASK_TEXT: u32 = 2;
+const TASK_CLOCK: u32 = 6;
+const PROJECT: u32 = 2;
+const PROJECT_NAME: u32 = 2;
+
+/// A hang guard for reads (not a timing assertion).
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Server {
+        let mut config = Config::for_tests(Some(example_model()), dir.join("db"));
+        config.admin_bind = None;
+        // Keep test output readable; the binary-level tests check the log lines.
+        config.log_level = sync_server::logging::LogLevel::Warn;
+        tweak(&mut config);
+        let listeners = Listeners::bind(&config).await.expect("bind");
+        let addr = listeners.sync_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            run(config, listeners, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Server {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
+
+pub struct Raw {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub nonce: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .expect("connect");
+        let mut raw = Raw { ws, nonce: vec![] };
+        match raw.recv().await {
+            ServerMessage::Hello {
+                nonce,
+                min_version,
+                max_version,
+                ..
+            } => {
+                assert_eq!((min_version, max_version), (1, 1));
+                assert_eq!(nonce.len(), 32);
+                raw.nonce = nonce;
+            }
+            other => panic!("expected Hello, got {other:?}"),
+        }
+        raw
+    }
+
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.ws
+            .send(Message::binary(encode(message)))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send raw");
+    }
+
+    /// The next protocol message (skipping heartbeats).
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = tokio::time::timeout(READ_TIMEOUT, self.ws.next())
+                .await
+                .expect("a message in time");
+            match frame {
+                Some(Ok(Message::Binary(data))) => {
+                    match decode_server(&data).expect("valid server message") {
+                        ServerMessage::Heartbeat { .. } => continue,
+                        message => return message,
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a binary message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Whether the server closed the connection (after any remaining messages).
+    pub async fn closed(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(READ_TIMEOUT, self.ws.next())
+                .await
+                .expect("close in time")
+            {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn login(
+        &mut self,
+        peer_id: u64,
+        last_seq: u64,
+        mode: RequestUpdatesMode,
+    ) -> ServerMessage {
+        let model = example_hashes();
+        self.send(&ClientMessage::Login(Login {
+            protocol_version: PROTOCOL_VERSION,
+            peer_id,
+            credentials: vec![Credential::None],
+            schema_full_hash: model.0,
+            schema_base_hash: model.1,
+            last_seq,
+            mode,
+            last_tx_id: 0,
+        }))
+        .await;
+        self.recv().await
+    }
+
+    /// Logs in and expects OK.
+    pub async fn login_ok(
+        addr: SocketAddr,
+        peer_id: u64,
+        last_seq: u64,
+        mode: RequestUpdatesMode,
+    ) -> Raw {
+        let mut raw = Raw::connect(addr).await;
+        match raw.login(peer_id, last_seq, mode).await {
+            ServerMessage::LoginResult {
+                code: LoginCode::Ok,
+                ..
+            } => raw,
+            other => panic!("login failed: {other:?}"),
+        }
+    }
+
+    /// Reads until `SyncComplete`, returning everything before it.
+    pub async fn until_complete(&mut self) -> (Vec<ServerMessage>, u64) {
+        let mut seen = Vec::new();
+        loop {
+            match self.recv().await {
+                ServerMessage::SyncComplete { seq } => return (seen, seq),
+                other => seen.push(other),
+            }
+        }
+    }
+}
+
+pub fn example_hashes() -> (String, String) {
+    let bytes = std::fs::read(example_model()).expect("model");
+    let model = sync_server::model::Model::from_json(&bytes)
+        .expect("valid")
+        .model;
+    (model.full_hash().to_string(), model.base_hash().to_string())
+}
+
+fn put_task(peer: u64, local: u64, text: &str, clock: i64) -> Op {
+    Op::Put {
+        entity: TASK,
+        id: GlobalId(peer, local),
+        props: vec![
+            (TASK_TEXT, Value::String(text.into())),
+            (TASK_CLOCK, Value::Int(clock)),
+        ],
+    }
+}
+
+fn apply(tx_id: u64, ops: Vec<Op>) -> ClientMessage {
+    ClientMessage::ApplyTx(ApplyTx { tx_id, ops })
+}
+
+/// All puts in a list of messages, by id → text.
+fn texts(messages: &[ServerMessage]) -> Vec<(GlobalId, String)> {
+    let mut out = Vec::new();
+    let mut visit = |op: &Op| {
+        if let Op::Put { id, props, .. } = op
+            && let Some((_, Value::String(text))) = props.iter().find(|(p, _)| *p == TASK_TEXT)
+        {
+            out.push((*id, text.clone()));
+        }
+    };
+    for message in messages {
+        match message {
+            ServerMessage::Push { txs } => txs.iter().flat_map(|t| &t.ops).for_each(&mut visit),
+            ServerMessage::FullSyncChunk { ops } => ops.iter().for_each(&mut visit),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn transactions_are_acked_pushed_to_others_and_deduplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut a = Raw::login_ok(server.addr, 0xA, 0, RequestUpdatesMode::Auto).await;
+    assert_eq!(a.until_complete().await.1, 0);
+    let mut b = Raw::login_ok(server.addr, 0xB, 0, RequestUpdatesMode::Auto).await;
+    assert_eq!(b.until_complete().await.1, 0);
+
+    a.send(&apply(1, vec![put_task(0xA, 1, "first", 1)])).await;
+    a.send(&apply(2, vec![put_task(0xA, 2, "second", 1)])).await;
+    // A gets its ACKs (and position updates for its own transactions, without data).
+    let mut acks = Vec::new();
+    while acks.len() < 2 {
+        match a.recv().await {
+            ServerMessage::Ack {
+                tx_id,
+                seq,
+                corrections,
+            } => {
+                assert!(corrections.is_empty());
+                acks.push((tx_id, seq));
+            }
+            ServerMessage::Push { txs } => {
+                assert!(txs.iter().all(|t| t.origin == 0xA && t.ops.is_empty()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(acks, vec![(1, 1), (2, 2)]);
+    // B gets both, in order.
+    let mut pushed = Vec::new();
+    while pushed.len() < 2 {
+        match b.recv().await {
+            ServerMessage::Push { txs } => pushed.extend(txs),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        pushed.iter().map(|t| (t.seq, t.origin)).collect::<Vec<_>>(),
+        vec![(1, 0xA), (2, 0xA)]
+    );
+
+    // A resends tx 2 after a "lost ACK": acknowledged again, not applied twice.
+    drop(a);
+    let mut a = Raw::login_ok(server.addr, 0xA, 2, RequestUpdatesMode::Auto).await;
+    a.until_complete().await;
+    a.send(&apply(2, vec![put_task(0xA, 2, "second (resent)", 1)]))
+        .await;
+    assert!(matches!(
+        a.recv().await,
+        ServerMessage::Ack {
+            tx_id: 2,
+            seq: 2,
+            ..
+        }
+    ));
+    // A new client sees exactly the two objects with their first texts.
+    let mut c = Raw::login_ok(server.addr, 0xC, 0, RequestUpdatesMode::AutoNoPushes).await;
+    let (messages, seq) = c.until_complete().await;
+    assert_eq!(seq, 2);
+    let mut got = texts(&messages);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (GlobalId(0xA, 1), "first".into()),
+            (GlobalId(0xA, 2), "second".into())
+        ]
+    );
+    assert!(matches!(
+        messages.first(),
+        Some(ServerMessage::FullSyncBegin { seq: 2 })
+    ));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn login_refusals_have_their_codes_and_others_are_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut first = Raw::login_ok(server.addr, 0x1, 0, RequestUpdatesMode::Auto).await;
+    first.until_complete().await;
+
+    // The same peer id again.
+    let mut taken = Raw::connect(server.addr).await;
+    assert!(matches!(
+        taken.login(0x1, 0, RequestUpdatesMode::Auto).await,
+        ServerMessage::LoginResult {
+            code: LoginCode::ClientIdTaken,
+            ..
+        }
+    ));
+    assert!(taken.closed().await);
+
+    // A protocol version from the future.
+    let mut future = Raw::connect(server.addr).await;
+    future
+        .send(&ClientMessage::Login(Login {
+            protocol_version: 99,
+            peer_id: 0x2,
+            credentials: vec![Credential::None],
+            schema_full_hash: String::new(),
+            schema_base_hash: String::new(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Auto,
+            last_tx_id: 0,
+        }))
+        .await;
+    match future.recv().await {
+        ServerMessage::LoginResult {
+            code: LoginCode::BadVersion,
+            message,
+            ..
+        } => assert!(message.contains("99"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Peer id 0 is reserved.
+    let mut zero = Raw::connect(server.addr).await;
+    assert!(matches!(
+        zero.login(0, 0, RequestUpdatesMode::Auto).await,
+        ServerMessage::LoginResult {
+            code: LoginCode::ReqRejected,
+            ..
+        }
+    ));
+
+    // The first client still works.
+    first
+        .send(&apply(1, vec![put_task(0x1, 1, "still here", 1)]))
+        .await;
+    loop {
+        if let ServerMessage::Ack { tx_id: 1, .. } = first.recv().await {
+            break;
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn strict_schema_validation_refuses_unknown_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |c| c.client_schema_validation.strict = true).await;
+    let mut raw = Raw::connect(server.addr).await;
+    raw.send(&ClientMessage::Login(Login {
+        protocol_version: PROTOCOL_VERSION,
+        peer_id: 5,
+        credentials: vec![Credential::None],
+        schema_full_hash: "ab".repeat(16),
+        schema_base_hash: "cd".repeat(16),
+        last_seq: 0,
+        mode: RequestUpdatesMode::Auto,
+        last_tx_id: 0,
+    }))
+    .await;
+    assert!(matches!(
+        raw.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::UnsupportedDataModel,
+            ..
+        }
+    ));
+    // The right hashes are accepted.
+    let mut ok = Raw::login_ok(server.addr, 6, 0, RequestUpdatesMode::Auto).await;
+    ok.until_complete().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_a_clear_error_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |c| c.max_message_size = 64 * 1024).await;
+    let mut good = Raw::login_ok(server.addr, 0x60, 0, RequestUpdatesMode::Auto).await;
+    good.until_complete().await;
+
+    let cases: Vec<(Message, ErrorCode)> = vec![
+        (
+            Message::binary(vec![0xc1, 0xff, 0x00]),
+            ErrorCode::Malformed,
+        ),
+        (Message::text("{\"Login\":{}}"), ErrorCode::Malformed),
+        (
+            Message::binary(encode(&apply(1, vec![put_task(1, 1, "x", 1)]))),
+            ErrorCode::UnexpectedMessage,
+        ),
+    ];
+    for (frame, expected) in cases {
+        let mut bad = Raw::connect(server.addr).await;
+        bad.send_raw(frame).await;
+        match bad.recv().await {
+            ServerMessage::Error { code, message } => assert_eq!(code, expected, "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(bad.closed().await);
+    }
+    // Oversized: the limit is 64 KiB here.
+    let mut big = Raw::connect(server.addr).await;
+    big.send_raw(Message::binary(vec![0u8; 200 * 1024])).await;
+    assert!(big.closed().await);
+
+    // Invalid transactions are rejected with a code; the connection stays.
+    good.send(&apply(
+        1,
+        vec![Op::Remove {
+            entity: 99,
+            id: GlobalId(1, 1),
+        }],
+    ))
+    .await;
+    assert!(matches!(
+        good.recv().await,
+        ServerMessage::TxRejected {
+            tx_id: 1,
+            code: TxErrorCode::UnknownEntity,
+            ..
+        }
+    ));
+    good.send(&apply(
+        2,
+        vec![Op::Put {
+            entity: TASK,
+            id: GlobalId(0x60, 1),
+            props: vec![(TASK_TEXT, Value::Int(5))],
+        }],
+    ))
+    .await;
+    match good.recv().await {
+        ServerMessage::TxRejected {
+            tx_id: 2,
+            code: TxErrorCode::WrongType,
+            message,
+        } => assert!(message.contains("Task.text"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    good.send(&apply(
+        3,
+        vec![Op::Put {
+            entity: PROJECT,
+            id: GlobalId(0x60, 1),
+            props: vec![(PROJECT_NAME, Value::String("ok".into()))],
+        }],
+    ))
+    .await;
+    loop {
+        match good.recv().await {
+            ServerMessage::Ack { tx_id: 3, .. } => break,
+            ServerMessage::Push { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn delta_sync_after_a_restart_and_full_sync_after_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    // A tiny history bound: 1 KiB max, 512 B target.
+    let tiny = |c: &mut Config| {
+        c.history_size_max_kb = Some(1);
+        c.history_size_target_kb = Some(0);
+    };
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut a = Raw::login_ok(server.addr, 0xA, 0, RequestUpdatesMode::Auto).await;
+    a.until_complete().await;
+    for tx in 1..=5 {
+        a.send(&apply(tx, vec![put_task(0xA, tx, &format!("t{tx}"), 1)]))
+            .await;
+    }
+    let mut acked = 0;
+    while acked < 5 {
+        if let ServerMessage::Ack { .. } = a.recv().await {
+            acked += 1;
+        }
+    }
+    server.stop().await;
+
+    // After a restart, a client at seq 2 gets 3..=5 from the log (delta, no full sync).
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut b = Raw::login_ok(server.addr, 0xB, 2, RequestUpdatesMode::Auto).await;
+    let (messages, seq) = b.until_complete().await;
+    assert_eq!(seq, 5);
+    assert!(
+        messages
+            .iter()
+            .all(|m| matches!(m, ServerMessage::Push { .. })),
+        "{messages:?}"
+    );
+    assert_eq!(
+        texts(&messages)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect::<Vec<_>>(),
+        vec!["t3", "t4", "t5"]
+    );
+    server.stop().await;
+
+    // With a tiny history, the next commit prunes old entries; a client at seq 2 then needs a
+    // full sync, which brings every object.
+    let server = Server::start(dir.path(), tiny).await;
+    let mut a = Raw::login_ok(server.addr, 0xA, 5, RequestUpdatesMode::Auto).await;
+    a.until_complete().await;
+    // Large enough on its own to push the log over 1 KiB.
+    a.send(&apply(
+        6,
+        vec![put_task(0xA, 6, &format!("t6{}", " ".repeat(3000)), 1)],
+    ))
+    .await;
+    while !matches!(a.recv().await, ServerMessage::Ack { .. }) {}
+    let mut c = Raw::login_ok(server.addr, 0xC, 2, RequestUpdatesMode::Auto).await;
+    let (messages, seq) = c.until_complete().await;
+    assert_eq!(seq, 6);
+    assert!(
+        matches!(
+            messages.first(),
+            Some(ServerMessage::FullSyncBegin { seq: 6 })
+        ),
+        "{messages:?}"
+    );
+    assert_eq!(texts(&messages).len(), 6);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sync_clock_conflicts_keep_the_newer_write_and_correct_the_loser() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut a = Raw::login_ok(server.addr, 0xA, 0, RequestUpdatesMode::Auto).await;
+    a.until_complete().await;
+    let mut b = Raw::login_ok(server.addr, 0xB, 0, RequestUpdatesMode::Auto).await;
+    b.until_complete().await;
+    let id = GlobalId(0xA, 1);
+    a.send(&apply(
+        1,
+        vec![Op::Put {
+            entity: TASK,
+            id,
+            props: vec![
+                (TASK_TEXT, Value::String("newer".into())),
+                (TASK_CLOCK, Value::Int(10)),
+            ],
+        }],
+    ))
+    .await;
+    while !matches!(a.recv().await, ServerMessage::Ack { .. }) {}
+    // B edits the same object with an older clock: its put loses and B gets the winner back.
+    b.send(&apply(
+        1,
+        vec![Op::Put {
+            entity: TASK,
+            id,
+            props: vec![
+                (TASK_TEXT, Value::String("older".into())),
+                (TASK_CLOCK, Value::Int(5)),
+            ],
+        }],
+    ))
+    .await;
+    loop {
+        match b.recv().await {
+            ServerMessage::Ack {
+                tx_id: 1,
+                corrections,
+                ..
+            } => {
+                assert_eq!(
+                    texts(&[ServerMessage::FullSyncChunk { ops: corrections }]),
+                    vec![(id, "newer".into())]
+                );
+                break;
+            }
+            ServerMessage::Push { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // A newer clock from B wins.
+    b.send(&apply(
+        2,
+        vec![Op::Put {
+            entity: TASK,
+            id,
+            props: vec![
+                (TASK_TEXT, Value::String("newest".into())),
+                (TASK_CLOCK, Value::Int(11)),
+            ],
+        }],
+    ))
+    .await;
+    loop {
+        match b.recv().await {
+            ServerMessage::Ack {
+                tx_id: 2,
+                corrections,
+                ..
+            } => {
+                assert!(corrections.is_empty());
+                break;
+            }
+            ServerMessage::Push { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let mut c = Raw::login_ok(server.addr, 0xC, 0, RequestUpdatesMode::AutoNoPushes).await;
+    let (messages, _) = c.until_complete().await;
+    assert_eq!(texts(&messages), vec![(id, "newest".into())]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn manual_clients_get_nothing_until_they_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |_| {}).await;
+    let mut writer = Raw::login_ok(server.addr, 0xA, 0, RequestUpdatesMode::Auto).await;
+    writer.until_complete().await;
+    writer
+        .send(&apply(1, vec![put_task(0xA, 1, "one", 1)]))
+        .await;
+    while !matches!(writer.recv().await, ServerMessage::Ack { .. }) {}
+
+    let mut manual = Raw::login_ok(server.addr, 0xD, 0, RequestUpdatesMode::Manual).await;
+    // It can still send and get ACKs.
+    manual
+        .send(&apply(1, vec![put_task(0xD, 1, "from manual", 1)]))
+        .await;
+    assert!(matches!(
+        manual.recv().await,
+        ServerMessage::Ack { tx_id: 1, .. }
+    ));
+    manual
+        .send(&ClientMessage::RequestUpdates { subscribe: false })
+        .await;
+    let (messages, seq) = manual.until_complete().await;
+    assert_eq!(seq, 2);
+    assert_eq!(texts(&messages).len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shared_secret_logins_prove_the_secret_without_sending_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |c| {
+        c.unsecured_no_authentication = false;
+        c.auth.shared_secret = Some(sync_server::config::SharedSecret {
+            value: "s3cret".into(),
+            required: false,
+        });
+    })
+    .await;
+    let (full, base) = example_hashes();
+    let login = |peer_id: u64, credentials: Vec<Credential>| {
+        ClientMessage::Login(Login {
+            protocol_version: PROTOCOL_VERSION,
+            peer_id,
+            credentials,
+            schema_full_hash: full.clone(),
+            schema_base_hash: base.clone(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Auto,
+            last_tx_id: 0,
+        })
+    };
+    // The right secret, proven over this connection's nonce.
+    let mut ok = Raw::connect(server.addr).await;
+    let proof = shared_types::auth::shared_secret_proof(b"s3cret", &ok.nonce, 7);
+    ok.send(&login(
+        7,
+        vec![Credential::SharedSecret {
+            hmac: proof.clone(),
+        }],
+    ))
+    .await;
+    assert!(matches!(
+        ok.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::Ok,
+            ..
+        }
+    ));
+
+    // A replayed proof (another connection has another nonce), a wrong secret, and no credentials.
+    let mut replay = Raw::connect(server.addr).await;
+    replay
+        .send(&login(7, vec![Credential::SharedSecret { hmac: proof }]))
+        .await;
+    assert!(matches!(
+        replay.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::CredentialsRejected,
+            ..
+        }
+    ));
+    let mut wrong = Raw::connect(server.addr).await;
+    let bad = shared_types::auth::shared_secret_proof(b"guess", &wrong.nonce, 8);
+    wrong
+        .send(&login(8, vec![Credential::SharedSecret { hmac: bad }]))
+        .await;
+    assert!(matches!(
+        wrong.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::CredentialsRejected,
+            ..
+        }
+    ));
+    let mut none = Raw::connect(server.addr).await;
+    none.send(&login(9, vec![Credential::None])).await;
+    assert!(matches!(
+        none.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::CredentialsRejected,
+            ..
+        }
+    ));
+    server.stop().await;
+}
