@@ -44,6 +44,12 @@ pub const STORE_FORMAT_VERSION: u64 = 1;
 /// The default maximum database size (the LMDB map size): 1 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
 
+/// Sync clock values (the SYNC_CLOCK property, a hybrid logical clock) hold milliseconds since
+/// the Unix epoch shifted left by this many bits, plus a counter in the low bits. Every local
+/// put of a sync-enabled entity sets it, above any value issued or received before, so the
+/// server's "higher clock wins" orders the writes of each peer even if its clock goes back.
+pub const SYNC_CLOCK_LOGICAL_BITS: u32 = 16;
+
 /// Names of the LMDB databases inside the environment.
 pub mod db_name {
     /// Small u64 values by name, see [`super::meta_key`].
@@ -81,6 +87,8 @@ pub mod meta_key {
     pub const LAST_ACKED_TX_ID: &str = "last-acked-tx-id";
     /// Present while a full sync is being applied: the `seq` of its `FullSyncBegin`.
     pub const FULL_SYNC_SEQ: &str = "full-sync-seq";
+    /// The highest sync clock value issued or received, see [`super::SYNC_CLOCK_LOGICAL_BITS`].
+    pub const SYNC_CLOCK: &str = "sync-clock";
 }
 
 /// Errors of the local store.
@@ -558,7 +566,7 @@ impl ClientStore {
         &self,
         entity: &Entity,
         id: Option<u64>,
-        props: Vec<(u32, Value)>,
+        mut props: Vec<(u32, Value)>,
     ) -> Result<u64> {
         let (id, queued) = self.write(|w| {
             let id = match id {
@@ -568,6 +576,12 @@ impl ClientStore {
                 }
                 None => w.allocate_id(entity)?,
             };
+            if entity.is_sync_enabled()
+                && let Some(clock) = entity.sync_clock_property()
+            {
+                let value = w.tick_clock(entity, clock.id.id, id)?;
+                set_prop(&mut props, clock.id.id, Value::Int(value as i64));
+            }
             w.put_local(entity, id, &props)?;
             let queued = if entity.is_sync_enabled() {
                 let op = Op::Put {
@@ -905,6 +919,33 @@ impl Writer<'_, '_> {
         Ok(out)
     }
 
+    /// The next sync clock value for a local put of object `id`: above every clock this store
+    /// has issued or seen (including the object's current one) and at least the wall clock.
+    fn tick_clock(&mut self, entity: &Entity, clock: u32, id: u64) -> Result<u64> {
+        let current = self
+            .dbs
+            .objects
+            .get(self.txn, &object_key(entity.id.id, id))
+            .map_err(Error::Lmdb)?
+            .map(|bytes| decode_object(entity, id, bytes))
+            .transpose()?
+            .map_or(0, |props| clock_of(&props, clock));
+        let last = self.meta(meta_key::SYNC_CLOCK)?.unwrap_or(0);
+        let next = wall_clock_value()
+            .max(last.saturating_add(1))
+            .max(current.saturating_add(1));
+        self.set_meta(meta_key::SYNC_CLOCK, next)?;
+        Ok(next)
+    }
+
+    /// Remembers a clock value received from the server, so local puts go beyond it.
+    fn observe_clock(&mut self, value: u64) -> Result<()> {
+        if value > self.meta(meta_key::SYNC_CLOCK)?.unwrap_or(0) {
+            self.set_meta(meta_key::SYNC_CLOCK, value)?;
+        }
+        Ok(())
+    }
+
     /// Appends a transaction to the outgoing queue and returns its tx id.
     fn enqueue(&mut self, ops: Vec<Op>) -> Result<u64> {
         let tx_id = self.meta(meta_key::NEXT_TX_ID)?.unwrap_or(1);
@@ -973,6 +1014,9 @@ impl Writer<'_, '_> {
                     return Ok(());
                 };
                 let props = self.props_from_wire(entity, props)?;
+                if let Some(clock) = entity.sync_clock_property() {
+                    self.observe_clock(clock_of(&props, clock.id.id))?;
+                }
                 self.put_local(entity, local, &props)?;
                 applied.put(entity.id.id, local);
             }
@@ -1205,6 +1249,33 @@ fn op_object(op: &Op) -> Option<(u32, GlobalId)> {
     match op {
         Op::Put { entity, id, .. } | Op::Remove { entity, id } => Some((*entity, *id)),
         Op::RelAdd { .. } | Op::RelRemove { .. } => None,
+    }
+}
+
+/// The current wall clock as a sync clock value with a zero counter.
+fn wall_clock_value() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    ms.saturating_mul(1 << SYNC_CLOCK_LOGICAL_BITS)
+}
+
+/// The sync clock value among `props` (0 if absent or null).
+fn clock_of(props: &[(u32, Value)], clock: u32) -> u64 {
+    props
+        .iter()
+        .find(|(pid, _)| *pid == clock)
+        .map_or(0, |(_, v)| match v {
+            Value::Int(i) => *i as u64,
+            _ => 0,
+        })
+}
+
+/// Replaces (or adds) the value of property `pid`.
+fn set_prop(props: &mut Vec<(u32, Value)>, pid: u32, value: Value) {
+    match props.iter_mut().find(|(p, _)| *p == pid) {
+        Some(slot) => slot.1 = value,
+        None => props.push((pid, value)),
     }
 }
 

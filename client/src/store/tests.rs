@@ -110,7 +110,7 @@ fn put_writes_the_object_and_queues_it_in_one_transaction() {
                 (3, Value::Int(1000)),
                 (4, Value::Null),
                 (5, Value::List(vec![Value::Int(peer as i64), Value::Int(1)])),
-                (6, Value::Null),
+                (6, Value::Int(clock_of(props_of(&txs[1].ops[0]), 6) as i64)),
             ],
         }]
     );
@@ -568,4 +568,71 @@ fn the_queue_watch_sees_each_commit() {
     store.put("Task", &json!({"text": "a"})).expect("put");
     assert!(queued.has_changed().expect("open"));
     assert_eq!(*queued.borrow_and_update(), 1);
+}
+
+fn props_of(op: &Op) -> &[(u32, Value)] {
+    match op {
+        Op::Put { props, .. } => props,
+        other => panic!("not a put: {other:?}"),
+    }
+}
+
+#[test]
+fn every_put_advances_the_sync_clock_past_anything_seen() {
+    let (_dir, store) = open(tasks_model());
+    let clock = |store: &ClientStore, id| {
+        store.get("Task", id).expect("get").expect("exists")["syncClock"]
+            .as_u64()
+            .expect("set")
+    };
+    let id = store
+        .put("Task", &json!({"text": "a", "syncClock": 5}))
+        .expect("put");
+    let first = clock(&store, id);
+    let now = wall_clock_value();
+    assert!(
+        first <= now && first > now - (10_000 << SYNC_CLOCK_LOGICAL_BITS),
+        "{first}"
+    );
+    store
+        .put("Task", &json!({"id": id, "text": "b"}))
+        .expect("put");
+    assert!(clock(&store, id) > first);
+
+    // A clock from a peer whose wall clock runs an hour ahead: local puts go beyond it.
+    let ahead = wall_clock_value() + (3_600_000 << SYNC_CLOCK_LOGICAL_BITS);
+    let applied = store
+        .apply_push(&[tx(
+            1,
+            7,
+            vec![Op::Put {
+                entity: TASK,
+                id: GlobalId(7, 1),
+                props: vec![
+                    (2, Value::String("x".into())),
+                    (6, Value::Int(ahead as i64)),
+                ],
+            }],
+        )])
+        .expect("push");
+    let theirs = applied.changes[0].puts[0];
+    assert_eq!(clock(&store, theirs), ahead);
+    store
+        .put("Task", &json!({"id": id, "text": "c"}))
+        .expect("put");
+    assert_eq!(clock(&store, id), ahead + 1);
+    store
+        .put("Task", &json!({"id": theirs, "text": "mine now"}))
+        .expect("put");
+    assert_eq!(clock(&store, theirs), ahead + 2);
+    // Entities without a clock property are left alone.
+    let project = store.put("Project", &json!({"name": "p"})).expect("put");
+    assert_eq!(
+        store
+            .get("Project", project)
+            .expect("get")
+            .expect("exists")
+            .len(),
+        3
+    );
 }
