@@ -36,6 +36,9 @@ pub const MAX_BACKOFF_MS: u64 = 60_000;
 /// How long a connection attempt (TCP, TLS and WebSocket handshake) may take.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
 
+/// How long closing a connection (sending the close frame) may take before it is dropped.
+pub const CLOSE_TIMEOUT_MS: u64 = 1_000;
+
 /// How many events a listener may fall behind before it loses the oldest.
 pub const EVENT_CHANNEL_CAPACITY: usize = 1024;
 
@@ -377,7 +380,8 @@ impl Runner {
             };
             outcome = self.perform(&mut ws, effects).await;
         }
-        let _ = ws.close().await;
+        // A dead peer must not hold up the reconnect: the close frame gets a short grace period.
+        let _ = tokio::time::timeout(Duration::from_millis(CLOSE_TIMEOUT_MS), ws.close()).await;
         let effects = self.engine.on_disconnected();
         self.publish_status();
         for effect in effects {

@@ -1,5 +1,7 @@
 //! The `sync-client` command line: local reads and writes, one-shot sync, and watching changes.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
