@@ -10,8 +10,9 @@
 //!   connection dead.
 //! - [`Effect::Close`] tells the I/O loop to drop the connection and whether to reconnect.
 //!
-//! Architecture invariant: no tokio, sockets or clocks here. Time comes in as monotonic
-//! milliseconds from the caller, so tests drive it directly; the only I/O is the local store.
+//! Architecture invariant: no tokio, sockets or timers here. Time comes in as monotonic
+//! milliseconds from the caller, so tests drive it directly (the wall clock is read only for the
+//! informational `Heartbeat.time_ms`); the only I/O is the local store.
 
 #[cfg(test)]
 mod tests;
@@ -312,7 +313,7 @@ impl Engine {
         if now_ms.saturating_sub(self.last_sent_ms) >= HEARTBEAT_INTERVAL_MS {
             self.send(
                 &ClientMessage::Heartbeat {
-                    time_ms: self.server_time_ms(now_ms).unwrap_or(0),
+                    time_ms: wall_clock_ms(),
                 },
                 now_ms,
                 &mut out,
@@ -523,6 +524,14 @@ impl Engine {
         self.last_sent_ms = now_ms;
         out.push(Effect::Send(wire::encode(message)));
     }
+}
+
+/// The local wall clock for `Heartbeat.time_ms`, which the protocol defines as the sender's
+/// clock. Informational only; the engine's timing uses the caller's monotonic `now_ms`.
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn emit_changes(applied: Applied, out: &mut Vec<Effect>) {

@@ -484,19 +484,22 @@ impl ClientStore {
         })
     }
 
-    /// Applies one full-sync chunk: puts of current server objects and links.
+    /// Applies one full-sync chunk: puts of current server objects and links. Puts of objects
+    /// that queued transactions change are skipped: the local version stays.
     pub(crate) fn apply_full_sync_chunk(&self, ops: &[Op]) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();
+            let pending = w.pending_objects()?;
             for op in ops {
-                w.apply_op(op, &mut applied, None)?;
+                w.apply_op(op, &mut applied, Some(&pending))?;
             }
             Ok(applied.finish(w.model))
         })
     }
 
     /// Ends a full sync: re-applies the queued local transactions on top of the server's data
-    /// and sets the position to `seq`.
+    /// (their objects were kept; this restores their relation links) and sets the position to
+    /// `seq`.
     pub(crate) fn end_full_sync(&self, seq: u64) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();

@@ -445,7 +445,19 @@ fn full_sync_keeps_queued_changes_on_top() {
         },
         2,
     );
-    assert_eq!(events(&chunk).len(), 1);
+    // Only the other peer's object: the queued one keeps its local version.
+    assert_eq!(
+        events(&chunk),
+        vec![Event::Changes {
+            entity: "Task".into(),
+            puts: vec![mine + 1],
+            removes: vec![]
+        }]
+    );
+    assert_eq!(
+        store.get("Task", mine).expect("get").expect("kept")["text"],
+        json!("unsent")
+    );
     let end = engine.on_message(ServerMessage::FullSyncEnd { seq: 3 }, 3);
     assert!(events(&end).contains(&Event::SyncCompleted(3)));
     // SyncComplete for the same seq is not reported twice.

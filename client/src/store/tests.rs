@@ -527,7 +527,11 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
             note_put(GlobalId(6, 1), "from 6"),
         ])
         .expect("chunk");
-    // Between chunks the server's version shows; the end puts the queued edits back on top.
+    // Objects with queued changes keep their local version throughout.
+    assert_eq!(
+        store.get("Note", edited).expect("get").expect("kept")["title"],
+        json!("edited")
+    );
     store.end_full_sync(40).expect("end");
     let title = |id| {
         store
