@@ -24,8 +24,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = runtime.block_on(async {
+        let shutdown = server::shutdown_signal();
         let listeners = Listeners::bind(&config).await?;
-        sync_server::run(config, listeners, server::shutdown_signal()).await
+        sync_server::run(config, listeners, shutdown).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -183,9 +183,21 @@ fn known_of(version: &Model, current: &Model) -> Known {
         })
         .map(|r| r.id.id)
         .collect();
+    let properties = current
+        .entities
+        .iter()
+        .flat_map(|e| e.properties.iter().map(move |p| (e, p)))
+        .filter(|(e, p)| {
+            version
+                .entity_by_uid(e.id.uid)
+                .is_some_and(|ve| ve.properties.iter().any(|vp| vp.id.uid == p.id.uid))
+        })
+        .map(|(e, p)| (e.id.id, p.id.id))
+        .collect();
     Known {
         entities: Some(entities),
         relations: Some(relations),
+        properties: Some(std::sync::Arc::new(properties)),
     }
 }
 

@@ -102,6 +102,7 @@ pub fn apply(
     dbs: &Dbs,
     model: &Model,
     ops: Vec<Op>,
+    known_properties: Option<&std::collections::HashSet<(u32, u32)>>,
 ) -> store::Result<Applied> {
     let mut applied = Applied::default();
     for op in ops {
@@ -114,7 +115,27 @@ pub fn apply(
                     applied.rejected.push((*entity, *id));
                     continue;
                 }
-                store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(props))?;
+                let unknown: Vec<u32> = match known_properties {
+                    Some(known) => e
+                        .properties
+                        .iter()
+                        .filter(|p| !p.is_id() && !known.contains(&(e.id.id, p.id.id)))
+                        .map(|p| p.id.id)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                if unknown.is_empty() {
+                    store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(props))?;
+                } else {
+                    // A client on an older schema replaces only what it knows: keep the values
+                    // of properties added in later versions.
+                    let stored = store::log::object(wtxn, dbs, e.id.uid, *id)?
+                        .and_then(|b| decode_props(&b).ok())
+                        .unwrap_or_default();
+                    let mut merged = props.clone();
+                    merged.extend(stored.into_iter().filter(|(p, _)| unknown.contains(p)));
+                    store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(&merged))?;
+                }
             }
             Op::Remove { entity, id } => {
                 let Some(e) = model.entity(*entity) else {

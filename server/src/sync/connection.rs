@@ -94,7 +94,14 @@ impl Connection {
         let mut tick = tokio::time::interval(TICK);
         loop {
             let wants_live = self.session.wants_live();
+            // Biased: answers to this client's transactions go out before live pushes, so an
+            // Ack always precedes pushes of later commits.
             tokio::select! {
+                biased;
+                outcome = front(&mut self.pending), if !self.pending.is_empty() => {
+                    let tx_id = self.pending.pop_front().map_or(0, |(tx_id, _)| tx_id);
+                    self.on_outcome(tx_id, outcome).await?;
+                }
                 frame = self.socket.recv() => {
                     let effects = self.on_frame(frame)?;
                     self.run_effects(effects).await?;
@@ -106,10 +113,6 @@ impl Connection {
                         Err(broadcast::error::RecvError::Closed) => return Err("server stopped".into()),
                     };
                     self.run_effects(effects).await?;
-                }
-                outcome = front(&mut self.pending), if !self.pending.is_empty() => {
-                    let tx_id = self.pending.pop_front().map_or(0, |(tx_id, _)| tx_id);
-                    self.on_outcome(tx_id, outcome).await?;
                 }
                 _ = tick.tick() => self.on_tick().await?,
                 () = &mut stop => {
@@ -186,10 +189,12 @@ impl Connection {
                         ops: vec![],
                     },
                 );
-                let answer = self
-                    .service
-                    .hub
-                    .apply(self.session.peer(), tx.clone(), bytes);
+                let answer = self.service.hub.apply(
+                    self.session.peer(),
+                    tx.clone(),
+                    bytes,
+                    self.session.known().properties.clone(),
+                );
                 self.pending.push_back((tx.tx_id, answer));
             }
         }
@@ -405,6 +410,11 @@ impl Connection {
                         self.service.settings.full_sync_split_bytes,
                     )
                     .map_err(|e| e.to_string())?;
+                if records.first().map(|r| r.seq) != Some(from) {
+                    // Pruned between the bounds check and this read: fall back to a full sync.
+                    self.full_sync(head).await?;
+                    break;
+                }
                 let Some(last) = records.last().map(|r| r.seq) else {
                     break;
                 };

@@ -123,6 +123,7 @@ impl Hub {
         origin: u64,
         tx: ApplyTx,
         bytes: usize,
+        known_properties: Option<Arc<std::collections::HashSet<(u32, u32)>>>,
     ) -> oneshot::Receiver<Outcome> {
         let (reply, answer) = oneshot::channel();
         if let Err(invalid) = apply::validate(&self.model, &tx.ops) {
@@ -145,7 +146,7 @@ impl Hub {
                 {
                     return Ok(Err(seq));
                 }
-                let applied = apply::apply(wtxn, dbs, &model, tx.ops)?;
+                let applied = apply::apply(wtxn, dbs, &model, tx.ops, known_properties.as_deref())?;
                 let record = store::log::append(wtxn, dbs, origin, tx_id, applied.ops, applied.rejected)?;
                 store::log::prune(wtxn, dbs, settings.history_max_bytes, settings.history_target_bytes)?;
                 Ok(Ok(record))
@@ -159,9 +160,11 @@ impl Hub {
                         Counters::add(&counters.client_tx_ops_applied, op_count);
                         Counters::add(&counters.client_tx_bytes_applied, bytes as u64);
                         Counters::add(&counters.put_conflicts, record.rejected.len() as u64);
-                        let outcome = Outcome::Applied { seq: record.seq, rejected: record.rejected.clone() };
+                        // Answer before publishing: a connection that sees the published commit
+                        // then always finds its own answer ready, and sends the Ack first.
+                        let _ = reply.send(Outcome::Applied { seq: record.seq, rejected: record.rejected.clone() });
                         hub.publish(record);
-                        outcome
+                        return;
                     }
                     Ok(Err(seq)) => {
                         Counters::inc(&hub.counters.skipped_tx_dups);

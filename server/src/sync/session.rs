@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use shared_types::protocol::{
     ApplyTx, ClientMessage, ErrorCode, Login, Op, RequestUpdatesMode, ServerMessage, TxEntry,
@@ -33,6 +34,9 @@ pub enum Effect {
 pub struct Known {
     pub entities: Option<HashSet<u32>>,
     pub relations: Option<HashSet<u32>>,
+    /// (entity id, property id) pairs; values of other properties are kept when this client
+    /// replaces an object, since it cannot know them.
+    pub properties: Option<Arc<HashSet<(u32, u32)>>>,
 }
 
 impl Known {

@@ -743,3 +743,92 @@ async fn shared_secret_logins_prove_the_secret_without_sending_it() {
     ));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn clients_on_an_older_schema_version_keep_newer_properties_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let v2 = crate::support::fixture("evolution/v2-add-property-and-entity.json");
+    // Version 1 (the example model), then version 2 adds Task.priority (property id 7).
+    Server::start(dir.path(), |_| {}).await.stop().await;
+    let server = Server::start(dir.path(), |c| c.model_file = Some(v2.clone())).await;
+    let v2_model = sync_server::model::Model::from_json(&std::fs::read(&v2).unwrap())
+        .unwrap()
+        .model;
+    let login_v2 = |peer_id| {
+        ClientMessage::Login(Login {
+            protocol_version: PROTOCOL_VERSION,
+            peer_id,
+            credentials: vec![Credential::None],
+            schema_full_hash: v2_model.full_hash().to_string(),
+            schema_base_hash: v2_model.base_hash().to_string(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Auto,
+            last_tx_id: 0,
+        })
+    };
+    const PRIORITY: u32 = 7;
+    let id = GlobalId(0xB, 1);
+    let mut new_client = Raw::connect(server.addr).await;
+    new_client.send(&login_v2(0xB)).await;
+    assert!(matches!(
+        new_client.recv().await,
+        ServerMessage::LoginResult {
+            code: LoginCode::Ok,
+            schema_version: 2,
+            ..
+        }
+    ));
+    new_client.until_complete().await;
+    new_client
+        .send(&apply(
+            1,
+            vec![Op::Put {
+                entity: TASK,
+                id,
+                props: vec![
+                    (TASK_TEXT, Value::String("new".into())),
+                    (TASK_CLOCK, Value::Int(1)),
+                    (PRIORITY, Value::Int(5)),
+                ],
+            }],
+        ))
+        .await;
+    while !matches!(new_client.recv().await, ServerMessage::Ack { .. }) {}
+
+    // The old client (version 1 hashes) edits the text; it does not know `priority`.
+    let mut old_client = Raw::connect(server.addr).await;
+    match old_client.login(0xA, 0, RequestUpdatesMode::Auto).await {
+        ServerMessage::LoginResult {
+            code: LoginCode::Ok,
+            schema_version,
+            ..
+        } => assert_eq!(schema_version, 1),
+        other => panic!("{other:?}"),
+    }
+    old_client.until_complete().await;
+    old_client
+        .send(&apply(1, vec![put_task(0xB, 1, "edited by old client", 2)]))
+        .await;
+    while !matches!(old_client.recv().await, ServerMessage::Ack { .. }) {}
+
+    let mut check = Raw::connect(server.addr).await;
+    check.send(&login_v2(0xC)).await;
+    check.recv().await;
+    let (messages, _) = check.until_complete().await;
+    let props = messages
+        .iter()
+        .find_map(|m| match m {
+            ServerMessage::FullSyncChunk { ops } => ops.iter().find_map(|op| match op {
+                Op::Put { id: got, props, .. } if *got == id => Some(props.clone()),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .expect("the task");
+    assert!(
+        props.contains(&(TASK_TEXT, Value::String("edited by old client".into()))),
+        "{props:?}"
+    );
+    assert!(props.contains(&(PRIORITY, Value::Int(5))), "{props:?}");
+    server.stop().await;
+}

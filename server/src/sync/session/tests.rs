@@ -164,6 +164,7 @@ fn clients_on_older_schemas_get_only_known_types() {
     let known = Known {
         entities: Some([1].into_iter().collect()),
         relations: Some(Default::default()),
+        properties: None,
     };
     session.logged_in(7, 0, RequestUpdatesMode::Auto, known);
     let mut mixed = committed(1, 9, 1);
