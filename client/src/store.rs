@@ -430,7 +430,7 @@ impl ClientStore {
         self.write(|w| {
             let mut applied = ChangeSet::default();
             let mut last_seq = w.meta(meta_key::LAST_SEQ)?.unwrap_or(0);
-            let pending = w.pending_objects()?;
+            let mut pending = w.pending_objects()?;
             for tx in txs {
                 if tx.seq <= last_seq {
                     applied.duplicate_txs += 1;
@@ -440,6 +440,16 @@ impl ClientStore {
                     for op in &tx.ops {
                         w.apply_op(op, &mut applied, Some(&pending))?;
                     }
+                } else if tx.tx_id > 0 {
+                    // Our own transaction, committed at this point of the stream: it is
+                    // acknowledged here, so later entries about its objects apply normally.
+                    w.dbs
+                        .queue
+                        .delete_range(w.txn, &(..=tx.tx_id))
+                        .map_err(Error::Lmdb)?;
+                    let acked = w.meta(meta_key::LAST_ACKED_TX_ID)?.unwrap_or(0);
+                    w.set_meta(meta_key::LAST_ACKED_TX_ID, acked.max(tx.tx_id))?;
+                    pending = w.pending_objects()?;
                 }
                 last_seq = tx.seq;
             }

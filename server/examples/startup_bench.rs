@@ -26,7 +26,8 @@ fn main() {
         .canonicalize()
         .unwrap_or_else(|e| panic!("{}: {e}; build it first", binary.display()));
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(5);
-    let models_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/models/public");
+    let models_dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/models/public");
     let mut models: Vec<PathBuf> = std::fs::read_dir(&models_dir)
         .expect("fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))

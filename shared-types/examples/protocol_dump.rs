@@ -162,6 +162,7 @@ fn main() {
                 origin: PEER_A,
                 time_ms: T0 + 20,
                 ops: vec![],
+                tx_id: 0,
             }],
         },
     );
@@ -205,6 +206,7 @@ fn main() {
                         id: GlobalId(0x0A, 2),
                     },
                 ],
+                tx_id: 0,
             }],
         },
     );

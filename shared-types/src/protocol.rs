@@ -65,13 +65,25 @@ pub enum Op {
     /// Creates or replaces a whole object. `props` lists `[property id, value]` pairs; the ID
     /// property is not included (the object's id is `id`). Missing properties are null.
     /// To-one relation properties carry the target's [`GlobalId`] as `[peer, local]`.
-    Put { entity: u32, id: GlobalId, props: Vec<(u32, Value)> },
+    Put {
+        entity: u32,
+        id: GlobalId,
+        props: Vec<(u32, Value)>,
+    },
     /// Removes an object (and its standalone relations). Removing an absent object is a no-op.
     Remove { entity: u32, id: GlobalId },
     /// Adds a standalone to-many relation link from `source` (of the relation's entity) to `target`.
-    RelAdd { relation: u32, source: GlobalId, target: GlobalId },
+    RelAdd {
+        relation: u32,
+        source: GlobalId,
+        target: GlobalId,
+    },
     /// Removes a standalone to-many relation link.
-    RelRemove { relation: u32, source: GlobalId, target: GlobalId },
+    RelRemove {
+        relation: u32,
+        source: GlobalId,
+        target: GlobalId,
+    },
 }
 
 /// One committed transaction, as the server's log holds it.
@@ -84,6 +96,11 @@ pub struct TxEntry {
     /// When the server committed it, in ms since the Unix epoch.
     pub time_ms: u64,
     pub ops: Vec<Op>,
+    /// In entries sent to the client that sent this transaction: that client's `tx_id`, so the
+    /// entry acknowledges it in stream order (its `ops` are then empty: the client has the
+    /// data). 0 in all other entries.
+    #[serde(default)]
+    pub tx_id: u64,
 }
 
 /// What a client asks for after login (ObjectBox's request-updates modes).
@@ -131,10 +148,14 @@ pub enum ClientMessage {
     ApplyTx(ApplyTx),
     /// Starts a catch-up now (for MANUAL clients, or to resubscribe); `subscribe` also turns on
     /// live pushes afterwards.
-    RequestUpdates { subscribe: bool },
+    RequestUpdates {
+        subscribe: bool,
+    },
     /// Stops live pushes.
     CancelUpdates,
-    Heartbeat { time_ms: u64 },
+    Heartbeat {
+        time_ms: u64,
+    },
 }
 
 /// The first message a client sends.
@@ -188,22 +209,45 @@ pub enum ServerMessage {
     },
     /// The client transaction `tx_id` is durable as server transaction `seq`.
     /// `corrections` replace objects whose puts lost a conflict, so the client converges.
-    Ack { tx_id: u64, seq: u64, corrections: Vec<Op> },
+    Ack {
+        tx_id: u64,
+        seq: u64,
+        corrections: Vec<Op>,
+    },
     /// The client transaction was not applied; the client must drop it from its queue.
-    TxRejected { tx_id: u64, code: TxErrorCode, message: String },
+    TxRejected {
+        tx_id: u64,
+        code: TxErrorCode,
+        message: String,
+    },
     /// Committed transactions, in `seq` order.
-    Push { txs: Vec<TxEntry> },
+    Push {
+        txs: Vec<TxEntry>,
+    },
     /// A full sync starts; the client replaces its synced data with what follows.
-    FullSyncBegin { seq: u64 },
+    FullSyncBegin {
+        seq: u64,
+    },
     /// Part of a full sync: puts of current objects (and relation links).
-    FullSyncChunk { ops: Vec<Op> },
+    FullSyncChunk {
+        ops: Vec<Op>,
+    },
     /// The full sync is complete; the client's position is now `seq`.
-    FullSyncEnd { seq: u64 },
+    FullSyncEnd {
+        seq: u64,
+    },
     /// The client is up to date with the server as of `seq`.
-    SyncComplete { seq: u64 },
-    Heartbeat { time_ms: u64 },
+    SyncComplete {
+        seq: u64,
+    },
+    Heartbeat {
+        time_ms: u64,
+    },
     /// A protocol error; the server closes the connection after sending it.
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 /// Login results. Numbers follow ObjectBox's `OBXSyncCode` where one exists.

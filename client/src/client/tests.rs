@@ -150,6 +150,7 @@ async fn syncs_sends_the_queue_and_resends_it_after_a_reconnect() {
                     id: GlobalId(5, 1),
                     props: vec![(2, Value::String("from 5".into()))],
                 }],
+                tx_id: 0,
             }],
         },
     )

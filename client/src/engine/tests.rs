@@ -306,6 +306,7 @@ fn pushes_apply_and_report_changes_and_duplicates_are_ignored() {
             origin: 42,
             time_ms: 0,
             ops,
+            tx_id: 0,
         }],
     };
     let effects = engine.on_message(push(1, vec![put(1, "a"), put(2, "b")]), 1);

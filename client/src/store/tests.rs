@@ -57,6 +57,7 @@ fn tx(seq: u64, origin: u64, ops: Vec<Op>) -> TxEntry {
         origin,
         time_ms: 1,
         ops,
+        tx_id: 0,
     }
 }
 

@@ -427,6 +427,7 @@ impl Connection {
                             origin: r.origin,
                             time_ms: r.time_ms,
                             ops: r.ops,
+                            tx_id: r.client_tx_id,
                         })
                     })
                     .collect();

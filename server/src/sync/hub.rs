@@ -197,6 +197,7 @@ impl Hub {
             origin: record.origin,
             time_ms: record.time_ms,
             ops: record.ops,
+            tx_id: 0,
         };
         let frame = Bytes::from(encode(&ServerMessage::Push {
             txs: vec![entry.clone()],

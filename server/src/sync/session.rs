@@ -189,16 +189,27 @@ impl Session {
             return vec![Effect::CatchUp];
         }
         self.position = committed.seq;
-        vec![self.entry_effect(&committed.entry, Some(&committed.frame))]
+        vec![self.entry_effect(
+            &committed.entry,
+            committed.client_tx_id,
+            Some(&committed.frame),
+        )]
     }
 
     /// How to send one log entry to this client: shared frame when possible; the client's own
-    /// transactions only advance its position (it has their data), and unknown types are left out.
-    pub fn entry_effect(&self, entry: &TxEntry, shared: Option<&Bytes>) -> Effect {
+    /// transactions come without data but with its `tx_id` (they acknowledge it in stream order),
+    /// and unknown types are left out.
+    pub fn entry_effect(
+        &self,
+        entry: &TxEntry,
+        client_tx_id: u64,
+        shared: Option<&Bytes>,
+    ) -> Effect {
         if entry.origin == self.peer && self.peer != 0 {
             return Effect::Send(ServerMessage::Push {
                 txs: vec![TxEntry {
                     ops: vec![],
+                    tx_id: client_tx_id,
                     ..entry.clone()
                 }],
             });
@@ -225,7 +236,8 @@ impl Session {
         })
     }
 
-    /// Filters an entry for this client (for batched catch-up).
+    /// Filters an entry for this client (for batched catch-up); `entry.tx_id` holds the sender's
+    /// tx id and is kept only for the sender.
     pub fn filter_entry(&self, entry: TxEntry) -> TxEntry {
         if entry.origin == self.peer && self.peer != 0 {
             return TxEntry {
@@ -233,6 +245,7 @@ impl Session {
                 ..entry
             };
         }
+        let entry = TxEntry { tx_id: 0, ..entry };
         if entry.ops.iter().all(|op| self.known.knows(op)) {
             return entry;
         }

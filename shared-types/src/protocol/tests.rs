@@ -27,9 +27,20 @@ fn every_message_round_trips() {
                 (9, Value::Map(vec![("k".into(), Value::Int(1))])),
             ],
         },
-        Op::Remove { entity: 1, id: GlobalId(7, 2) },
-        Op::RelAdd { relation: 1, source: GlobalId(7, 1), target: GlobalId(8, 1) },
-        Op::RelRemove { relation: 1, source: GlobalId(7, 1), target: GlobalId(8, 1) },
+        Op::Remove {
+            entity: 1,
+            id: GlobalId(7, 2),
+        },
+        Op::RelAdd {
+            relation: 1,
+            source: GlobalId(7, 1),
+            target: GlobalId(8, 1),
+        },
+        Op::RelRemove {
+            relation: 1,
+            source: GlobalId(7, 1),
+            target: GlobalId(8, 1),
+        },
     ];
     round_trip_client(ClientMessage::Login(Login {
         protocol_version: 1,
@@ -37,8 +48,14 @@ fn every_message_round_trips() {
         credentials: vec![
             Credential::None,
             Credential::SharedSecret { hmac: vec![1; 32] },
-            Credential::Jwt { kind: JwtKind::Access, token: "a.b.c".into() },
-            Credential::UserPassword { user: "u".into(), password: "p".into() },
+            Credential::Jwt {
+                kind: JwtKind::Access,
+                token: "a.b.c".into(),
+            },
+            Credential::UserPassword {
+                user: "u".into(),
+                password: "p".into(),
+            },
         ],
         schema_full_hash: "00".repeat(16),
         schema_base_hash: "11".repeat(16),
@@ -46,11 +63,19 @@ fn every_message_round_trips() {
         mode: RequestUpdatesMode::AutoNoPushes,
         last_tx_id: 3,
     }));
-    round_trip_client(ClientMessage::ApplyTx(ApplyTx { tx_id: 1, ops: ops.clone() }));
+    round_trip_client(ClientMessage::ApplyTx(ApplyTx {
+        tx_id: 1,
+        ops: ops.clone(),
+    }));
     round_trip_client(ClientMessage::RequestUpdates { subscribe: true });
     round_trip_client(ClientMessage::CancelUpdates);
     round_trip_client(ClientMessage::Heartbeat { time_ms: 5 });
-    round_trip_server(ServerMessage::Hello { min_version: 1, max_version: 1, nonce: vec![9; 32], server_time_ms: 1 });
+    round_trip_server(ServerMessage::Hello {
+        min_version: 1,
+        max_version: 1,
+        nonce: vec![9; 32],
+        server_time_ms: 1,
+    });
     round_trip_server(ServerMessage::LoginResult {
         code: LoginCode::ClientIdTaken,
         message: "taken".into(),
@@ -58,15 +83,34 @@ fn every_message_round_trips() {
         schema_version: 1,
         head_seq: 10,
     });
-    round_trip_server(ServerMessage::Ack { tx_id: 1, seq: 2, corrections: ops.clone() });
-    round_trip_server(ServerMessage::TxRejected { tx_id: 1, code: TxErrorCode::WrongType, message: "m".into() });
-    round_trip_server(ServerMessage::Push { txs: vec![TxEntry { seq: 1, origin: 2, time_ms: 3, ops: ops.clone() }] });
+    round_trip_server(ServerMessage::Ack {
+        tx_id: 1,
+        seq: 2,
+        corrections: ops.clone(),
+    });
+    round_trip_server(ServerMessage::TxRejected {
+        tx_id: 1,
+        code: TxErrorCode::WrongType,
+        message: "m".into(),
+    });
+    round_trip_server(ServerMessage::Push {
+        txs: vec![TxEntry {
+            seq: 1,
+            origin: 2,
+            time_ms: 3,
+            ops: ops.clone(),
+            tx_id: 0,
+        }],
+    });
     round_trip_server(ServerMessage::FullSyncBegin { seq: 4 });
     round_trip_server(ServerMessage::FullSyncChunk { ops });
     round_trip_server(ServerMessage::FullSyncEnd { seq: 4 });
     round_trip_server(ServerMessage::SyncComplete { seq: 4 });
     round_trip_server(ServerMessage::Heartbeat { time_ms: 4 });
-    round_trip_server(ServerMessage::Error { code: ErrorCode::Other(99), message: "x".into() });
+    round_trip_server(ServerMessage::Error {
+        code: ErrorCode::Other(99),
+        message: "x".into(),
+    });
 }
 
 #[test]
@@ -82,7 +126,13 @@ fn codes_keep_their_numbers() {
 
 #[test]
 fn garbage_is_a_decode_error_not_a_panic() {
-    for frame in [&b""[..], b"\xc1", b"\x81\xa5Login\xc0", b"\x81\xa4Nope\x80", &[0xff; 64]] {
+    for frame in [
+        &b""[..],
+        b"\xc1",
+        b"\x81\xa5Login\xc0",
+        b"\x81\xa4Nope\x80",
+        &[0xff; 64],
+    ] {
         assert!(decode_client(frame).is_err(), "{frame:?}");
     }
 }

@@ -25,6 +25,7 @@ fn committed(seq: u64, origin: u64, entity: u32) -> Committed {
             entity,
             id: GlobalId(origin, seq),
         }],
+        tx_id: 0,
     };
     Committed {
         seq,
@@ -152,6 +153,10 @@ fn own_transactions_only_advance_the_position() {
             assert_eq!(txs.len(), 1);
             assert_eq!(txs[0].seq, 1);
             assert!(txs[0].ops.is_empty());
+            assert_eq!(
+                txs[0].tx_id, 1,
+                "the entry acknowledges the client's transaction"
+            );
         }
         other => panic!("{other:?}"),
     }
