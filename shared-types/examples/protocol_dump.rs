@@ -152,7 +152,16 @@ fn main() {
 
     section(
         &mut out,
-        "8. The client's own transaction as a position-only Push, and the Ack (server to client)",
+        "8. The Ack, then the client's own transaction as a Push entry without ops that carries \
+         its tx_id (server to client)",
+    );
+    server(
+        &mut out,
+        &ServerMessage::Ack {
+            tx_id: 1,
+            seq: 3,
+            corrections: vec![],
+        },
     );
     server(
         &mut out,
@@ -162,16 +171,9 @@ fn main() {
                 origin: PEER_A,
                 time_ms: T0 + 20,
                 ops: vec![],
-                tx_id: 0,
+                // Entries sent to the transaction's sender carry its tx_id.
+                tx_id: 1,
             }],
-        },
-    );
-    server(
-        &mut out,
-        &ServerMessage::Ack {
-            tx_id: 1,
-            seq: 3,
-            corrections: vec![],
         },
     );
 
@@ -219,7 +221,42 @@ fn main() {
         },
     );
 
-    section(&mut out, "11. Other messages");
+    section(
+        &mut out,
+        "11. Catch-up after a reconnect (server to client): the client's own transaction (tx_id 2, \
+         whose Ack was lost) acknowledged in the stream, then another peer's later change to the \
+         same object",
+    );
+    server(
+        &mut out,
+        &ServerMessage::Push {
+            txs: vec![
+                TxEntry {
+                    seq: 5,
+                    origin: PEER_A,
+                    time_ms: T0 + 60_000,
+                    ops: vec![],
+                    tx_id: 2,
+                },
+                TxEntry {
+                    seq: 6,
+                    origin: PEER_B,
+                    time_ms: T0 + 61_000,
+                    ops: vec![Op::Put {
+                        entity: TASK,
+                        id: GlobalId(PEER_A, 1),
+                        props: vec![
+                            (TASK_TEXT, Value::String("Buy oat milk".into())),
+                            (TASK_CLOCK, Value::Int(3)),
+                        ],
+                    }],
+                    tx_id: 0,
+                },
+            ],
+        },
+    );
+
+    section(&mut out, "12. Other messages");
     client(&mut out, &ClientMessage::RequestUpdates { subscribe: true });
     client(&mut out, &ClientMessage::CancelUpdates);
     client(
@@ -306,7 +343,7 @@ fn main() {
 
     section(
         &mut out,
-        "12. Values: one Put per Value kind (as the props of ApplyTx)",
+        "13. Values: one Put per Value kind (as the props of ApplyTx)",
     );
     let values = [
         ("Null", Value::Null),
@@ -329,7 +366,7 @@ fn main() {
 
     section(
         &mut out,
-        "13. The same ops without field names (rmp_serde::to_vec), as the log hash chain uses",
+        "14. The same ops without field names (rmp_serde::to_vec), as the log hash chain uses",
     );
     let ops = vec![Op::Put {
         entity: TASK,
