@@ -443,8 +443,8 @@ impl Engine {
                 let applied = self.store.apply_push(&txs)?;
                 emit_changes(applied, out);
             }
-            ServerMessage::FullSyncBegin { seq } => {
-                let applied = self.store.begin_full_sync(seq)?;
+            ServerMessage::FullSyncBegin { seq, acked_tx_id } => {
+                let applied = self.store.begin_full_sync(seq, acked_tx_id)?;
                 emit_changes(applied, out);
             }
             ServerMessage::FullSyncChunk { ops } => {
@@ -465,12 +465,10 @@ impl Engine {
                 seq,
                 corrections,
             } => {
-                // While live, the server sends everything in seq order, so everything before
-                // this ack's seq has arrived. Otherwise (MANUAL, AUTO_NO_PUSHES, catching up)
-                // other peers' transactions may lie between: move only if none can.
-                let last_seq = self.store.sync_state()?.last_seq;
-                let advance = (self.subscribed && self.caught_up) || seq == last_seq + 1;
-                let applied = self.store.apply_ack(tx_id, seq, &corrections, advance)?;
+                // An Ack is not part of the seq-ordered stream: pushes of other peers' earlier
+                // transactions may still be on their way. Only the stream moves the position
+                // (the entry of this transaction itself arrives there, carrying its tx_id).
+                let applied = self.store.apply_ack(tx_id, seq, &corrections, false)?;
                 emit_changes(applied, out);
                 out.push(Effect::Emit(Event::TxAcked { tx_id, seq }));
             }

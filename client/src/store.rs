@@ -71,6 +71,10 @@ pub mod db_name {
     /// The outgoing queue: tx id (u64 BE) → the encoded `ClientMessage::ApplyTx` frame, exactly
     /// as it is sent.
     pub const QUEUE: &str = "queue";
+    /// Acknowledged transactions whose own entry the stream has not reached yet: tx id (u64 BE)
+    /// → the seq they were committed at (u64 BE) followed by the encoded `ApplyTx` frame.
+    /// Entries of other peers below that seq must not overwrite their objects.
+    pub const SETTLING: &str = "settling";
 }
 
 /// Keys of the `meta` database; every value is a u64 big-endian.
@@ -193,7 +197,7 @@ impl ClientStore {
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(usize::try_from(max_size).unwrap_or(usize::MAX))
-            .max_dbs(8);
+            .max_dbs(12);
         // SAFETY: heed's `open` is unsafe because LMDB must not be opened twice in one process
         // with the same path (heed checks this and returns `EnvAlreadyOpened`), and because the
         // memory-mapped file must not be modified by other code while open. Only this module
@@ -217,6 +221,8 @@ impl ClientStore {
                     opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::LOCAL_TO_GLOBAL))?,
                     opener.create_database::<Bytes, Unit>(wtxn, Some(db_name::LINKS))?,
                     opener.create_database::<U64<BigEndian>, Bytes>(wtxn, Some(db_name::QUEUE))?,
+                    opener
+                        .create_database::<U64<BigEndian>, Bytes>(wtxn, Some(db_name::SETTLING))?,
                 )))
             })
             .map_err(|e| open_error(dir, e))?
@@ -234,6 +240,7 @@ impl ClientStore {
                 local_to_global: extend(dbs.4),
                 links: extend(dbs.5),
                 queue: extend(dbs.6),
+                settling: extend(dbs.7),
             }
         };
 
@@ -430,13 +437,13 @@ impl ClientStore {
         self.write(|w| {
             let mut applied = ChangeSet::default();
             let mut last_seq = w.meta(meta_key::LAST_SEQ)?.unwrap_or(0);
-            let mut pending = w.pending_objects()?;
             for tx in txs {
                 if tx.seq <= last_seq {
                     applied.duplicate_txs += 1;
                     continue;
                 }
                 if tx.origin != w.peer_id {
+                    let pending = w.pending_objects_at(tx.seq)?;
                     for op in &tx.ops {
                         w.apply_op(op, &mut applied, Some(&pending))?;
                     }
@@ -447,13 +454,23 @@ impl ClientStore {
                         .queue
                         .delete_range(w.txn, &(..=tx.tx_id))
                         .map_err(Error::Lmdb)?;
+                    w.dbs
+                        .settling
+                        .delete_range(w.txn, &(..=tx.tx_id))
+                        .map_err(Error::Lmdb)?;
                     let acked = w.meta(meta_key::LAST_ACKED_TX_ID)?.unwrap_or(0);
                     w.set_meta(meta_key::LAST_ACKED_TX_ID, acked.max(tx.tx_id))?;
-                    pending = w.pending_objects()?;
+                    let pending = w.pending_objects_at(tx.seq)?;
+                    // Its operations, if any, are the server's state of objects whose puts
+                    // lost a conflict.
+                    for op in &tx.ops {
+                        w.apply_op(op, &mut applied, Some(&pending))?;
+                    }
                 }
                 last_seq = tx.seq;
             }
             w.set_meta(meta_key::LAST_SEQ, last_seq)?;
+            w.settle_up_to(last_seq)?;
             Ok(applied.finish(w.model))
         })
     }
@@ -461,9 +478,23 @@ impl ClientStore {
     /// Starts a full sync: removes the local objects and links of sync-enabled entities except
     /// those that queued transactions touch, resets the position to 0 (so a crash before
     /// [`Self::end_full_sync`] leads to a new full sync) and marks the full sync as running.
-    pub(crate) fn begin_full_sync(&self, seq: u64) -> Result<Applied> {
+    pub(crate) fn begin_full_sync(&self, seq: u64, acked_tx_id: u64) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();
+            // Our transactions the server already applied are in the snapshot: they are not
+            // pending any more (their Acks may have been lost with a connection).
+            if acked_tx_id > 0 {
+                w.dbs
+                    .queue
+                    .delete_range(w.txn, &(..=acked_tx_id))
+                    .map_err(Error::Lmdb)?;
+                w.dbs
+                    .settling
+                    .delete_range(w.txn, &(..=acked_tx_id))
+                    .map_err(Error::Lmdb)?;
+                let acked = w.meta(meta_key::LAST_ACKED_TX_ID)?.unwrap_or(0);
+                w.set_meta(meta_key::LAST_ACKED_TX_ID, acked.max(acked_tx_id))?;
+            }
             let pending = w.pending_objects()?;
             let model = w.model;
             for entity in model.sync_entities() {
@@ -515,6 +546,7 @@ impl ClientStore {
             let mut applied = ChangeSet::default();
             w.reapply_queue(&mut applied, None)?;
             w.set_meta(meta_key::LAST_SEQ, seq)?;
+            w.settle_up_to(seq)?;
             w.delete_meta(meta_key::FULL_SYNC_SEQ)?;
             Ok(applied.finish(w.model))
         })
@@ -532,10 +564,33 @@ impl ClientStore {
     ) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();
+            // The Ack can overtake entries of other peers committed before `seq`: keep the
+            // transactions' objects protected from those until the stream reaches `seq`.
+            let position = w.meta(meta_key::LAST_SEQ)?.unwrap_or(0);
+            let acked_frames: Vec<(u64, Vec<u8>)> = w
+                .dbs
+                .queue
+                .range(w.txn, &(..=tx_id))
+                .map_err(Error::Lmdb)?
+                .map(|item| {
+                    item.map(|(id, frame)| (id, frame.to_vec()))
+                        .map_err(Error::Lmdb)
+                })
+                .collect::<Result<_>>()?;
             w.dbs
                 .queue
                 .delete_range(w.txn, &(..=tx_id))
                 .map_err(Error::Lmdb)?;
+            if seq > position {
+                for (id, frame) in acked_frames {
+                    let mut value = seq.to_be_bytes().to_vec();
+                    value.extend_from_slice(&frame);
+                    w.dbs
+                        .settling
+                        .put(w.txn, &id, &value)
+                        .map_err(Error::Lmdb)?;
+                }
+            }
             let acked = w.meta(meta_key::LAST_ACKED_TX_ID)?.unwrap_or(0);
             w.set_meta(meta_key::LAST_ACKED_TX_ID, acked.max(tx_id))?;
             if !corrections.is_empty() {
@@ -568,6 +623,7 @@ impl ClientStore {
             let last = w.meta(meta_key::LAST_SEQ)?.unwrap_or(0);
             if seq > last {
                 w.set_meta(meta_key::LAST_SEQ, seq)?;
+                w.settle_up_to(seq)?;
             }
             Ok(())
         })
@@ -713,6 +769,7 @@ struct Dbs {
     local_to_global: Database<'static, Bytes, Bytes>,
     links: Database<'static, Bytes, Unit>,
     queue: Database<'static, U64<BigEndian>, Bytes>,
+    settling: Database<'static, U64<BigEndian>, Bytes>,
 }
 
 struct Inner {
@@ -972,6 +1029,47 @@ impl Writer<'_, '_> {
     }
 
     /// (entity id, global id) of every object a queued Put or Remove changes.
+    /// Objects an incoming entry committed at `seq` must not touch: those of queued
+    /// transactions, and of acknowledged ones committed after `seq`.
+    fn pending_objects_at(&self, seq: u64) -> Result<HashSet<(u32, GlobalId)>> {
+        let mut out = self.pending_objects()?;
+        for item in self.dbs.settling.iter(self.txn).map_err(Error::Lmdb)? {
+            let (tx_id, value) = item.map_err(Error::Lmdb)?;
+            let (at, frame) = value.split_at(8.min(value.len()));
+            if be_u64(at) <= seq {
+                continue;
+            }
+            match wire::decode_client(frame) {
+                Ok(ClientMessage::ApplyTx(tx)) => out.extend(tx.ops.iter().filter_map(op_object)),
+                _ => {
+                    return Err(Error::Corrupt {
+                        what: format!("settling tx {tx_id}"),
+                        message: "not an ApplyTx frame".into(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets acknowledged transactions the stream has reached (committed at or below `seq`).
+    fn settle_up_to(&mut self, seq: u64) -> Result<()> {
+        let mut done = Vec::new();
+        for item in self.dbs.settling.iter(self.txn).map_err(Error::Lmdb)? {
+            let (tx_id, value) = item.map_err(Error::Lmdb)?;
+            if value.len() < 8 || be_u64(&value[..8]) <= seq {
+                done.push(tx_id);
+            }
+        }
+        for tx_id in done {
+            self.dbs
+                .settling
+                .delete(self.txn, &tx_id)
+                .map_err(Error::Lmdb)?;
+        }
+        Ok(())
+    }
+
     fn pending_objects(&self) -> Result<HashSet<(u32, GlobalId)>> {
         let mut out = HashSet::new();
         for tx in queued_txs(self.txn, self.dbs)? {

@@ -487,6 +487,16 @@ impl Store {
         })
     }
 
+    /// The log's head seq and the last transaction applied for `peer` (its tx id, 0 if none),
+    /// read in one transaction so that they agree.
+    pub fn head_and_peer(&self, peer: u64) -> Result<(u64, u64)> {
+        self.read(|rtxn, dbs| {
+            let head = read_u64(rtxn, dbs, meta_key::LOG_HEAD)?;
+            let tx = read_peer(rtxn, dbs, peer)?.map_or(0, |(tx, _)| tx);
+            Ok((head, tx))
+        })
+    }
+
     /// The last client transaction applied for a peer, and the seq it got.
     pub fn peer_state(&self, peer: u64) -> Result<Option<(u64, u64)>> {
         self.read(|rtxn, dbs| read_peer(rtxn, dbs, peer))

@@ -103,7 +103,13 @@ fn main() {
         &mut out,
         "6. Full sync (server to client): FullSyncBegin, FullSyncChunk, FullSyncEnd, SyncComplete",
     );
-    server(&mut out, &ServerMessage::FullSyncBegin { seq: 2 });
+    server(
+        &mut out,
+        &ServerMessage::FullSyncBegin {
+            seq: 2,
+            acked_tx_id: 0,
+        },
+    );
     server(
         &mut out,
         &ServerMessage::FullSyncChunk {

@@ -227,6 +227,11 @@ pub enum ServerMessage {
     /// A full sync starts; the client replaces its synced data with what follows.
     FullSyncBegin {
         seq: u64,
+        /// The highest `tx_id` of this client that the server has applied (0 if none). Those
+        /// transactions are in the snapshot: the client drops them from its queue before
+        /// deciding which objects have pending changes.
+        #[serde(default)]
+        acked_tx_id: u64,
     },
     /// Part of a full sync: puts of current objects (and relation links).
     FullSyncChunk {

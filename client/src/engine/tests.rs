@@ -352,36 +352,41 @@ fn pushes_apply_and_report_changes_and_duplicates_are_ignored() {
 }
 
 #[test]
-fn acks_move_the_position_only_when_nothing_can_be_skipped() {
-    let (_dir, mut engine) = engine(RequestUpdatesMode::AutoNoPushes, Credentials::None);
-    let store = engine.store().clone();
-    for text in ["a", "b", "c"] {
-        store.put("Task", &json!({ "text": text })).expect("put");
+fn acks_never_move_the_position() {
+    // An Ack can overtake pushes of other peers' earlier transactions, so it must not move the
+    // position, live or not; the transaction's own entry in the stream does.
+    for mode in [RequestUpdatesMode::AutoNoPushes, RequestUpdatesMode::Auto] {
+        let (_dir, mut engine) = engine(mode, Credentials::None);
+        let store = engine.store().clone();
+        for text in ["a", "b"] {
+            store.put("Task", &json!({ "text": text })).expect("put");
+        }
+        log_in(&mut engine);
+        engine.on_message(ServerMessage::SyncComplete { seq: 4 }, 1);
+        let ack = |tx_id, seq| ServerMessage::Ack {
+            tx_id,
+            seq,
+            corrections: vec![],
+        };
+        engine.on_message(ack(1, 5), 2);
+        engine.on_message(ack(2, 7), 3);
+        let state = store.sync_state().expect("state");
+        assert_eq!((state.last_seq, state.queue_len), (4, 0), "{mode:?}");
+        // Another peer's transaction 6 still arrives and applies.
+        engine.on_message(
+            ServerMessage::Push {
+                txs: vec![TxEntry {
+                    seq: 6,
+                    origin: 99,
+                    time_ms: 0,
+                    ops: vec![],
+                    tx_id: 0,
+                }],
+            },
+            4,
+        );
+        assert_eq!(store.sync_state().expect("state").last_seq, 6, "{mode:?}");
     }
-    log_in(&mut engine);
-    engine.on_message(ServerMessage::SyncComplete { seq: 4 }, 1);
-    let ack = |tx_id, seq| ServerMessage::Ack {
-        tx_id,
-        seq,
-        corrections: vec![],
-    };
-    // The next seq: nothing lies between.
-    engine.on_message(ack(1, 5), 2);
-    assert_eq!(store.sync_state().expect("state").last_seq, 5);
-    // Without pushes, seq 6 may be another peer's transaction we were not sent.
-    engine.on_message(ack(2, 7), 3);
-    let state = store.sync_state().expect("state");
-    assert_eq!((state.last_seq, state.queue_len), (5, 1));
-
-    // A live (AUTO, caught-up) client receives everything in order, so acks move it.
-    let (_dir2, mut live) = self::engine(RequestUpdatesMode::Auto, Credentials::None);
-    let store = live.store().clone();
-    store.put("Task", &json!({"text": "x"})).expect("put");
-    log_in(&mut live);
-    live.on_message(ServerMessage::SyncComplete { seq: 4 }, 1);
-    live.on_message(ack(1, 9), 2);
-    let state = store.sync_state().expect("state");
-    assert_eq!((state.last_seq, state.queue_len), (9, 0));
 }
 
 #[test]
@@ -424,7 +429,13 @@ fn full_sync_keeps_queued_changes_on_top() {
     let mine = store.put("Task", &json!({"text": "unsent"})).expect("put");
     log_in(&mut engine);
 
-    let begin = engine.on_message(ServerMessage::FullSyncBegin { seq: 3 }, 1);
+    let begin = engine.on_message(
+        ServerMessage::FullSyncBegin {
+            seq: 3,
+            acked_tx_id: 0,
+        },
+        1,
+    );
     assert!(
         events(&begin).is_empty(),
         "the queued object stays: {begin:?}"

@@ -515,7 +515,7 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
         .put("LocalSetting", &json!({"value": "kept"}))
         .expect("put");
 
-    let begun = store.begin_full_sync(40).expect("begin");
+    let begun = store.begin_full_sync(40, 0).expect("begin");
     assert_eq!(begun.changes[0].removes, vec![1]);
     let state = store.sync_state().expect("state");
     assert!(state.full_sync_in_progress);

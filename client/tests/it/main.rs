@@ -2,5 +2,6 @@
 //! in-process on 127.0.0.1 port 0. One binary with modules, so it links once.
 
 mod cli;
+mod converge;
 mod support;
 mod sync;

@@ -209,6 +209,13 @@ impl Connection {
         for effect in effects {
             match effect {
                 Effect::Send(message) => self.send(&message).await?,
+                Effect::SendOwn {
+                    mut entry,
+                    rejected,
+                } => {
+                    entry.ops = self.corrections(&rejected);
+                    self.send(&ServerMessage::Push { txs: vec![entry] }).await?;
+                }
                 Effect::SendFrame(frame) => {
                     Counters::inc(&self.service.hub.counters.txs_sent_new);
                     self.send_frame(frame).await?;
@@ -422,13 +429,23 @@ impl Connection {
                     .into_iter()
                     .filter(|r| r.seq <= head)
                     .map(|r| {
-                        self.session.filter_entry(TxEntry {
+                        let own = r.origin == self.session.peer();
+                        let corrections = if own {
+                            self.corrections(&r.rejected)
+                        } else {
+                            Vec::new()
+                        };
+                        let mut entry = self.session.filter_entry(TxEntry {
                             seq: r.seq,
                             origin: r.origin,
                             time_ms: r.time_ms,
                             ops: r.ops,
                             tx_id: r.client_tx_id,
-                        })
+                        });
+                        if own {
+                            entry.ops = corrections;
+                        }
+                        entry
                     })
                     .collect();
                 Counters::add(
@@ -447,12 +464,21 @@ impl Connection {
         .await
     }
 
-    async fn full_sync(&mut self, head: u64) -> Closed {
-        tracing::debug!(target: "SvSync", "(#{}) Full sync up to seq {head}", self.id);
+    async fn full_sync(&mut self, _head_before: u64) -> Closed {
         let store = self.service.hub.store.clone();
         let model = self.service.hub.model.clone();
-        self.send(&ServerMessage::FullSyncBegin { seq: head })
-            .await?;
+        // The head and this client's last applied transaction, read together: the snapshot
+        // (read after this) contains at least everything up to `head`, including those
+        // transactions, which the client can therefore drop from its queue.
+        let (head, acked_tx_id) = store
+            .head_and_peer(self.session.peer())
+            .map_err(|e| e.to_string())?;
+        tracing::debug!(target: "SvSync", "(#{}) Full sync up to seq {head}", self.id);
+        self.send(&ServerMessage::FullSyncBegin {
+            seq: head,
+            acked_tx_id,
+        })
+        .await?;
         let mut cursor: Option<SnapshotCursor> = None;
         loop {
             let (items, next) = store

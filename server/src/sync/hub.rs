@@ -30,6 +30,8 @@ pub struct Committed {
     pub seq: u64,
     pub origin: u64,
     pub client_tx_id: u64,
+    /// The sender's puts that lost a conflict; its own entry carries their current state.
+    pub rejected: Vec<(u32, GlobalId)>,
     pub entry: TxEntry,
     /// The encoded `Push { txs: [entry] }`, shared by all recipients that know every entity in it.
     pub frame: Bytes,
@@ -206,6 +208,7 @@ impl Hub {
             seq: record.seq,
             origin: record.origin,
             client_tx_id: record.client_tx_id,
+            rejected: record.rejected,
             entry,
             frame,
         });

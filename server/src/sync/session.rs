@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use shared_types::protocol::{
-    ApplyTx, ClientMessage, ErrorCode, Login, Op, RequestUpdatesMode, ServerMessage, TxEntry,
+    ApplyTx, ClientMessage, ErrorCode, GlobalId, Login, Op, RequestUpdatesMode, ServerMessage,
+    TxEntry,
 };
 
 use super::hub::Committed;
@@ -20,6 +21,13 @@ pub enum Effect {
     Send(ServerMessage),
     /// A frame encoded once for every recipient.
     SendFrame(Bytes),
+    /// This client's own transaction in the stream: `entry` has its `tx_id` and no data; the
+    /// connection adds the current state of `rejected` objects (puts that lost a conflict) as
+    /// its operations, so the client converges even if it never sees the Ack's corrections.
+    SendOwn {
+        entry: TxEntry,
+        rejected: Vec<(u32, GlobalId)>,
+    },
     /// Check the login (version, credentials, peer id, schema) and answer it.
     Login(Box<Login>),
     Apply(ApplyTx),
@@ -192,6 +200,7 @@ impl Session {
         vec![self.entry_effect(
             &committed.entry,
             committed.client_tx_id,
+            &committed.rejected,
             Some(&committed.frame),
         )]
     }
@@ -203,16 +212,18 @@ impl Session {
         &self,
         entry: &TxEntry,
         client_tx_id: u64,
+        rejected: &[(u32, GlobalId)],
         shared: Option<&Bytes>,
     ) -> Effect {
         if entry.origin == self.peer && self.peer != 0 {
-            return Effect::Send(ServerMessage::Push {
-                txs: vec![TxEntry {
+            return Effect::SendOwn {
+                entry: TxEntry {
                     ops: vec![],
                     tx_id: client_tx_id,
                     ..entry.clone()
-                }],
-            });
+                },
+                rejected: rejected.to_vec(),
+            };
         }
         if entry.ops.iter().all(|op| self.known.knows(op)) {
             if let Some(frame) = shared {

@@ -301,7 +301,7 @@ async fn transactions_are_acked_pushed_to_others_and_deduplicated() {
     );
     assert!(matches!(
         messages.first(),
-        Some(ServerMessage::FullSyncBegin { seq: 2 })
+        Some(ServerMessage::FullSyncBegin { seq: 2, .. })
     ));
     server.stop().await;
 }
@@ -544,7 +544,7 @@ async fn delta_sync_after_a_restart_and_full_sync_after_pruning() {
     assert!(
         matches!(
             messages.first(),
-            Some(ServerMessage::FullSyncBegin { seq: 6 })
+            Some(ServerMessage::FullSyncBegin { seq: 6, .. })
         ),
         "{messages:?}"
     );

@@ -102,7 +102,10 @@ fn every_message_round_trips() {
             tx_id: 0,
         }],
     });
-    round_trip_server(ServerMessage::FullSyncBegin { seq: 4 });
+    round_trip_server(ServerMessage::FullSyncBegin {
+        seq: 4,
+        acked_tx_id: 3,
+    });
     round_trip_server(ServerMessage::FullSyncChunk { ops });
     round_trip_server(ServerMessage::FullSyncEnd { seq: 4 });
     round_trip_server(ServerMessage::SyncComplete { seq: 4 });

@@ -31,6 +31,7 @@ fn committed(seq: u64, origin: u64, entity: u32) -> Committed {
         seq,
         origin,
         client_tx_id: seq,
+        rejected: vec![(entity, GlobalId(origin, seq))],
         frame: Bytes::from(vec![seq as u8]),
         entry,
     }
@@ -145,18 +146,18 @@ fn live_commits_go_out_in_order_and_gaps_trigger_catch_up() {
 }
 
 #[test]
-fn own_transactions_only_advance_the_position() {
+fn own_transactions_acknowledge_and_carry_their_conflict_losers() {
     let mut session = logged_in(RequestUpdatesMode::Auto, 0);
     let effects = session.on_committed(&committed(1, 7, 1));
     match effects.as_slice() {
-        [Effect::Send(ServerMessage::Push { txs })] => {
-            assert_eq!(txs.len(), 1);
-            assert_eq!(txs[0].seq, 1);
-            assert!(txs[0].ops.is_empty());
+        [Effect::SendOwn { entry, rejected }] => {
+            assert_eq!(entry.seq, 1);
+            assert!(entry.ops.is_empty(), "the client has its own data");
             assert_eq!(
-                txs[0].tx_id, 1,
+                entry.tx_id, 1,
                 "the entry acknowledges the client's transaction"
             );
+            assert_eq!(rejected, &vec![(1, GlobalId(7, 1))]);
         }
         other => panic!("{other:?}"),
     }
