@@ -56,7 +56,7 @@ async fn run(steps: Vec<(usize, Action)>) {
     let server = Server::start(dir.path(), |_| {}).await;
     let url = server.url();
     let mut peers: Vec<Peer> = (0..PEERS).map(|_| Peer::new(&url, |_| {})).collect();
-    let mut online = vec![true; PEERS];
+    let mut online = [true; PEERS];
     for peer in &peers {
         peer.client.start();
     }
