@@ -262,7 +262,46 @@ fn main() {
         },
     );
 
-    section(&mut out, "12. Other messages");
+    section(
+        &mut out,
+        "12. Catch-up after a reconnect (server to client): the client's own transaction (tx_id 3) \
+         whose Put lost a conflict, carrying the server's state of the object as its ops",
+    );
+    server(
+        &mut out,
+        &ServerMessage::Push {
+            txs: vec![TxEntry {
+                seq: 8,
+                origin: PEER_A,
+                time_ms: T0 + 120_000,
+                // The server's current state of the object whose Put lost (12.5).
+                ops: vec![Op::Put {
+                    entity: TASK,
+                    id: GlobalId(PEER_A, 1),
+                    props: vec![
+                        (TASK_TEXT, Value::String("Buy rice milk".into())),
+                        (TASK_CLOCK, Value::Int(5)),
+                    ],
+                }],
+                tx_id: 3,
+            }],
+        },
+    );
+
+    section(
+        &mut out,
+        "13. The same reconnect as a full sync (server to client): FullSyncBegin acknowledging the \
+         client's transactions up to tx_id 3",
+    );
+    server(
+        &mut out,
+        &ServerMessage::FullSyncBegin {
+            seq: 20,
+            acked_tx_id: 3,
+        },
+    );
+
+    section(&mut out, "14. Other messages");
     client(&mut out, &ClientMessage::RequestUpdates { subscribe: true });
     client(&mut out, &ClientMessage::CancelUpdates);
     client(
@@ -349,7 +388,7 @@ fn main() {
 
     section(
         &mut out,
-        "13. Values: one Put per Value kind (as the props of ApplyTx)",
+        "15. Values: one Put per Value kind (as the props of ApplyTx)",
     );
     let values = [
         ("Null", Value::Null),
@@ -372,7 +411,7 @@ fn main() {
 
     section(
         &mut out,
-        "14. The same ops without field names (rmp_serde::to_vec), as the log hash chain uses",
+        "16. The same ops without field names (rmp_serde::to_vec), as the log hash chain uses",
     );
     let ops = vec![Op::Put {
         entity: TASK,
