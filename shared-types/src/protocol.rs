@@ -97,8 +97,9 @@ pub struct TxEntry {
     pub time_ms: u64,
     pub ops: Vec<Op>,
     /// In entries sent to the client that sent this transaction: that client's `tx_id`, so the
-    /// entry acknowledges it in stream order (its `ops` are then empty: the client has the
-    /// data). 0 in all other entries.
+    /// entry acknowledges it in stream order. Its `ops` are then only the server's current state
+    /// of objects whose puts in it lost a conflict (the client has the rest). 0 in all other
+    /// entries.
     #[serde(default)]
     pub tx_id: u64,
 }

@@ -832,3 +832,110 @@ async fn clients_on_an_older_schema_version_keep_newer_properties_intact() {
     assert!(props.contains(&(PRIORITY, Value::Int(5))), "{props:?}");
     server.stop().await;
 }
+
+/// Puts one object and returns the corrections of the Ack.
+async fn put_and_ack(raw: &mut Raw, tx_id: u64, op: Op) -> Vec<Op> {
+    raw.send(&apply(tx_id, vec![op])).await;
+    loop {
+        match raw.recv().await {
+            ServerMessage::Ack {
+                tx_id: got,
+                corrections,
+                ..
+            } if got == tx_id => return corrections,
+            ServerMessage::Push { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn precedence_then_clock_then_first_arrival_decide_and_plain_entities_take_the_last_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = crate::support::fixture("conflicts-model.json");
+    let server = Server::start(dir.path(), |c| c.model_file = Some(model_path.clone())).await;
+    let model = sync_server::model::Model::from_json(&std::fs::read(&model_path).unwrap())
+        .unwrap()
+        .model;
+    let login = |peer_id| {
+        ClientMessage::Login(Login {
+            protocol_version: PROTOCOL_VERSION,
+            peer_id,
+            credentials: vec![Credential::None],
+            schema_full_hash: model.full_hash().to_string(),
+            schema_base_hash: model.base_hash().to_string(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Auto,
+            last_tx_id: 0,
+        })
+    };
+    let mut a = Raw::connect(server.addr).await;
+    a.send(&login(0xA)).await;
+    a.recv().await;
+    a.until_complete().await;
+    const DOC: u32 = 1;
+    const NOTE: u32 = 2;
+    let doc = |body: &str, precedence: i64, clock: i64| Op::Put {
+        entity: DOC,
+        id: GlobalId(0xA, 1),
+        props: vec![
+            (2, Value::String(body.into())),
+            (3, Value::Int(precedence)),
+            (4, Value::Int(clock)),
+        ],
+    };
+    let body_of = |ops: &[Op]| match ops.first() {
+        Some(Op::Put { props, .. }) => props.iter().find(|(p, _)| *p == 2).map(|(_, v)| v.clone()),
+        _ => None,
+    };
+    // (body, precedence, clock, expected winner body)
+    let cases = [
+        ("first", 1, 10, None),               // nothing stored: wins
+        ("older clock", 1, 5, Some("first")), // same precedence, older clock: loses
+        ("same clock", 1, 10, Some("first")), // full tie: the first write received stays
+        ("newer clock", 1, 11, None),         // newer clock: wins
+        ("higher precedence", 2, 1, None),    // higher precedence beats any clock
+        ("lower precedence", 1, 99, Some("higher precedence")),
+    ];
+    for (tx, (body, precedence, clock, loser_sees)) in cases.into_iter().enumerate() {
+        let corrections = put_and_ack(&mut a, tx as u64 + 1, doc(body, precedence, clock)).await;
+        match loser_sees {
+            None => assert!(corrections.is_empty(), "{body}: {corrections:?}"),
+            Some(winner) => assert_eq!(
+                body_of(&corrections),
+                Some(Value::String(winner.into())),
+                "{body}"
+            ),
+        }
+    }
+    // Without clock or precedence, the last write received wins.
+    let note = |body: &str| Op::Put {
+        entity: NOTE,
+        id: GlobalId(0xA, 2),
+        props: vec![(2, Value::String(body.into()))],
+    };
+    assert!(put_and_ack(&mut a, 10, note("one")).await.is_empty());
+    let mut b = Raw::connect(server.addr).await;
+    b.send(&login(0xB)).await;
+    b.recv().await;
+    b.until_complete().await;
+    assert!(put_and_ack(&mut b, 1, note("two")).await.is_empty());
+    let mut c = Raw::connect(server.addr).await;
+    c.send(&login(0xC)).await;
+    c.recv().await;
+    let (messages, _) = c.until_complete().await;
+    let bodies: Vec<Value> = messages
+        .iter()
+        .flat_map(|m| match m {
+            ServerMessage::FullSyncChunk { ops } => ops.clone(),
+            _ => vec![],
+        })
+        .filter_map(|op| body_of(&[op]))
+        .collect();
+    assert!(
+        bodies.contains(&Value::String("higher precedence".into())),
+        "{bodies:?}"
+    );
+    assert!(bodies.contains(&Value::String("two".into())), "{bodies:?}");
+    server.stop().await;
+}
