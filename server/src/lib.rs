@@ -4,6 +4,7 @@
 //! tests call the same entry point with listeners bound to `127.0.0.1:0`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod logging;

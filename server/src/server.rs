@@ -10,19 +10,14 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, NoteLevel};
-use crate::logging::{self, LevelHandle};
-use crate::schema::{self, Schema};
+use crate::logging;
+use crate::schema;
 use crate::store::{self, Store};
 use crate::sync::SyncService;
-use shared_types as wire;
 
 /// The listening sockets, bound before [`run`] so that tests can bind port 0 and read the port.
 #[derive(Debug)]
@@ -138,12 +133,15 @@ pub async fn run(
             return Err(e.into());
         }
     };
-    let state = AppState(std::sync::Arc::new(Shared {
+    let config = std::sync::Arc::new(config);
+    let admin_state = crate::admin::AdminState(std::sync::Arc::new(crate::admin::AdminShared {
         store: store.clone(),
         schema,
         started,
-        level,
         sync: sync.clone(),
+        level,
+        config: config.clone(),
+        auth: crate::admin::auth::Sessions::default(),
     }));
 
     tracing::info!(target: "SvrMsg", "Registering server transport for ws");
@@ -177,7 +175,7 @@ pub async fn run(
             tracing::info!(target: "HttpSv", "Listening on http://{addr}");
             Some(tokio::spawn(serve(
                 admin,
-                admin_router(state.clone()),
+                crate::admin::router(admin_state.clone()),
                 stop_rx.clone(),
             )))
         }
@@ -200,7 +198,7 @@ pub async fn run(
             Err(e) => result = Err(Error::Io(std::io::Error::other(e))),
         }
     }
-    drop(state);
+    drop(admin_state);
     drop(sync);
     // Closing joins the writer thread after its queue is committed; do it off the runtime.
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
@@ -261,24 +259,6 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 
 static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 
-/// State shared by every request handler. Read-only for now; the sync and admin issues add the
-/// hub and the statistics here.
-#[derive(Clone)]
-struct AppState(std::sync::Arc<Shared>);
-
-struct Shared {
-    store: Store,
-    schema: Schema,
-    started: Instant,
-    /// The sync service, for its counters and peer registry.
-    #[allow(dead_code)] // Read by the admin API (next issue).
-    sync: std::sync::Arc<SyncService>,
-    /// Changes the log level at run time; the admin API's log level switch uses it.
-    #[allow(dead_code)]
-    // Read by the admin API (next issue); kept here so the handle has one owner.
-    level: LevelHandle,
-}
-
 async fn serve(
     listener: TcpListener,
     router: Router,
@@ -292,36 +272,6 @@ async fn serve(
         let _ = stop.wait_for(|stopped| *stopped).await;
     })
     .await
-}
-
-fn admin_router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/health", get(health))
-        .fallback(not_found)
-        .with_state(state)
-}
-
-async fn health(State(state): State<AppState>) -> axum::Json<wire::health::Health> {
-    // Touch the store so that the probe fails if the database stopped answering.
-    let status = match state.0.store.current_schema_version() {
-        Ok(_) => "ok",
-        Err(_) => "degraded",
-    };
-    axum::Json(wire::health::Health {
-        status: status.to_owned(),
-        version: crate::VERSION.to_owned(),
-        uptime_seconds: state.0.started.elapsed().as_secs(),
-        schema_version: state.0.schema.record.id,
-    })
-}
-
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        axum::Json(serde_json::json!({
-            "error": { "code": "not_found", "message": format!("no such route: {}", uri.path()) }
-        })),
-    )
 }
 
 async fn bind_one(

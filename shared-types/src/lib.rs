@@ -2,6 +2,7 @@
 //!
 //! Nothing here knows about storage or transport; every type is plain data with serde derives.
 
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod protocol;

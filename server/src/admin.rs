@@ -1,0 +1,83 @@
+//! The admin HTTP API on `--admin-bind`: JSON routes for operators and the admin app.
+//!
+//! - `error`: the one place errors become HTTP responses (`{"error": {"code", "message"}}`).
+//! - `auth`: admin users, sessions (cookie with CSRF token, or bearer token) and the guard that
+//!   every protected route sits behind.
+//! - One module per area: `status`, `data`, `schema`, `stats`, `history`, `events`, `trial`.
+//!
+//! Request and response bodies are types from `shared_types::admin`; this module converts
+//! domain values to them at the edge.
+
+pub mod auth;
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+pub use self::error::ApiError;
+use crate::logging::LevelHandle;
+use crate::schema::Schema;
+use crate::store::Store;
+use crate::sync::SyncService;
+use shared_types as wire;
+
+/// Everything admin handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminState(pub Arc<AdminShared>);
+
+/// The shared parts of [`AdminState`].
+pub struct AdminShared {
+    pub store: Store,
+    /// The schema version the server runs on.
+    pub schema: Schema,
+    pub started: Instant,
+    pub sync: Arc<SyncService>,
+    /// Changes the log level at run time (the "Debug logging" switch).
+    pub level: LevelHandle,
+    pub config: Arc<crate::config::Config>,
+    pub auth: auth::Sessions,
+}
+
+impl std::ops::Deref for AdminState {
+    type Target = AdminShared;
+
+    fn deref(&self) -> &AdminShared {
+        &self.0
+    }
+}
+
+/// The admin router: public routes, and protected routes behind the session guard.
+pub fn router(state: AdminState) -> Router {
+    let public = Router::new()
+        .route("/api/health", get(health))
+        .merge(auth::public_routes());
+    let protected = Router::new().merge(auth::protected_routes()).route_layer(
+        axum::middleware::from_fn_with_state(state.clone(), auth::require_session),
+    );
+    public
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn health(State(state): State<AdminState>) -> axum::Json<wire::health::Health> {
+    // Touch the store so that the probe fails if the database stopped answering.
+    let status = match state.store.current_schema_version() {
+        Ok(_) => "ok",
+        Err(_) => "degraded",
+    };
+    axum::Json(wire::health::Health {
+        status: status.to_owned(),
+        version: crate::VERSION.to_owned(),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        schema_version: state.schema.record.id,
+    })
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such route: {}", uri.path()))
+}

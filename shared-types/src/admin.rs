@@ -1,0 +1,3 @@
+//! Admin HTTP API bodies: every request and response of `/api/*` on the admin port.
+
+pub mod error;
