@@ -12,7 +12,7 @@ use super::{AdminState, ApiError};
 
 /// Active sessions. Empty until admin users land.
 #[derive(Debug, Default)]
-pub struct Sessions;
+pub struct Sessions {}
 
 /// Routes that need no session (login, first-run setup).
 pub fn public_routes() -> Router<AdminState> {
