@@ -41,6 +41,10 @@ pub mod db_name {
     pub const PEERS: &str = "peers";
     /// Standalone relation links: relation UID ‖ source global id ‖ target global id → empty.
     pub const LINKS: &str = "links";
+    /// Admin users by name (UTF-8) → JSON record (the admin API's `auth` module owns the format).
+    pub const USERS: &str = "admin-users";
+    /// Log events by key (u64 BE time in ns ‖ u32 BE counter) → JSON record (admin `events`).
+    pub const EVENTS: &str = "log-events";
 }
 
 /// Keys of the `meta` database.
@@ -150,6 +154,8 @@ pub struct Dbs {
     pub tx_log: Database<'static, U64<BigEndian>, Bytes>,
     pub peers: Database<'static, U64<BigEndian>, Bytes>,
     pub links: Database<'static, Bytes, Bytes>,
+    pub users: Database<'static, Str, Bytes>,
+    pub events: Database<'static, Bytes, Bytes>,
 }
 
 /// A handle to the open database. Cheap to clone; the environment closes when the last handle
@@ -169,7 +175,7 @@ impl Store {
         })?;
         let map_size = usize::try_from(max_size).unwrap_or(usize::MAX);
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(8);
+        options.map_size(map_size).max_dbs(16);
         // SAFETY: heed's `open` is unsafe because LMDB must not be opened twice in one process
         // with the same path (heed itself checks this and returns `EnvAlreadyOpened`), and because
         // the memory-mapped file must not be modified by other code while open. Only this module
@@ -187,6 +193,8 @@ impl Store {
                 let tx_log = opener.create_database(wtxn, Some(db_name::TX_LOG))?;
                 let peers = opener.create_database(wtxn, Some(db_name::PEERS))?;
                 let links = opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::LINKS))?;
+                let users = opener.create_database::<Str, Bytes>(wtxn, Some(db_name::USERS))?;
+                let events = opener.create_database::<Bytes, Bytes>(wtxn, Some(db_name::EVENTS))?;
                 Ok(heed::CommitOrAbort::<_, ()>::Commit((
                     meta,
                     schema_versions,
@@ -194,6 +202,8 @@ impl Store {
                     tx_log,
                     peers,
                     links,
+                    users,
+                    events,
                 )))
             })
             .map_err(|e| open_error(dir, e))?
@@ -227,6 +237,13 @@ impl Store {
                     Database<'_, Bytes, Bytes>,
                     Database<'static, Bytes, Bytes>,
                 >(dbs.5),
+                users: std::mem::transmute::<Database<'_, Str, Bytes>, Database<'static, Str, Bytes>>(
+                    dbs.6,
+                ),
+                events: std::mem::transmute::<
+                    Database<'_, Bytes, Bytes>,
+                    Database<'static, Bytes, Bytes>,
+                >(dbs.7),
             }
         };
 
