@@ -10,6 +10,8 @@
 
 pub mod auth;
 pub mod error;
+pub mod stats;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,6 +42,10 @@ pub struct AdminShared {
     pub level: LevelHandle,
     pub config: Arc<crate::config::Config>,
     pub auth: auth::Sessions,
+    /// The time series of the sync counters, filled by the sampler task.
+    pub series: Arc<crate::sync::series::Series>,
+    /// Where the sync and admin servers listen.
+    pub listening: status::Listening,
 }
 
 impl std::ops::Deref for AdminState {
@@ -54,10 +60,16 @@ impl std::ops::Deref for AdminState {
 pub fn router(state: AdminState) -> Router {
     let public = Router::new()
         .route("/api/health", get(health))
-        .merge(auth::public_routes());
-    let protected = Router::new().merge(auth::protected_routes()).route_layer(
-        axum::middleware::from_fn_with_state(state.clone(), auth::require_session),
-    );
+        .merge(auth::public_routes())
+        .merge(stats::public_routes());
+    let protected = Router::new()
+        .merge(auth::protected_routes())
+        .merge(status::protected_routes())
+        .merge(stats::protected_routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_session,
+        ));
     public
         .merge(protected)
         .fallback(not_found)

@@ -134,6 +134,7 @@ pub async fn run(
         }
     };
     let config = std::sync::Arc::new(config);
+    let series = std::sync::Arc::new(crate::sync::series::Series::new());
     let admin_state = crate::admin::AdminState(std::sync::Arc::new(crate::admin::AdminShared {
         store: store.clone(),
         schema,
@@ -141,8 +142,21 @@ pub async fn run(
         sync: sync.clone(),
         level,
         config: config.clone(),
+        series: series.clone(),
+        listening: crate::admin::status::Listening {
+            sync: listeners.sync.local_addr()?,
+            sync_tls: config.bind.tls,
+            admin: listeners.admin_addr(),
+            admin_tls: config.admin_bind.as_ref().is_some_and(|a| a.tls),
+        },
         auth: crate::admin::auth::Sessions::default(),
     }));
+    // Samples the sync counters once a second for the admin statistics; stops with the servers.
+    let sampler = tokio::spawn(crate::sync::series::run_sampler(
+        series,
+        sync.hub.clone(),
+        stop_rx.clone(),
+    ));
 
     tracing::info!(target: "SvrMsg", "Registering server transport for ws");
     let sync_addr = listeners.sync.local_addr()?;
@@ -198,6 +212,7 @@ pub async fn run(
             Err(e) => result = Err(Error::Io(std::io::Error::other(e))),
         }
     }
+    let _ = sampler.await;
     drop(admin_state);
     drop(sync);
     // Closing joins the writer thread after its queue is committed; do it off the runtime.

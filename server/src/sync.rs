@@ -5,6 +5,7 @@
 //! - `hub`: what connections share: applying transactions, publishing commits, the peer registry.
 //! - `apply`: validation and conflict resolution of client transactions.
 //! - `stats`: the global counters.
+//! - `series`: their time series, sampled once a second for the admin statistics.
 //!
 //! The transaction log lives in `store` behind `store::log` (append, read, prune); a cluster mode
 //! can replace those calls with a distributed log without touching sessions or connections.
@@ -12,6 +13,7 @@
 pub mod apply;
 mod connection;
 pub mod hub;
+pub mod series;
 pub mod session;
 pub mod stats;
 

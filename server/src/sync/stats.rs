@@ -16,6 +16,9 @@ pub struct Counters {
     pub login_failures_credentials: AtomicU64,
     pub login_failures_auth_unavailable: AtomicU64,
     pub login_failures_other: AtomicU64,
+    /// Admin-user logins without the sync login permission. Not bumped until admin-user sync
+    /// login lands.
+    pub login_failures_no_permission: AtomicU64,
     pub client_txs_applied: AtomicU64,
     pub client_tx_ops_applied: AtomicU64,
     pub client_tx_bytes_applied: AtomicU64,
@@ -29,6 +32,12 @@ pub struct Counters {
     pub errors_handler: AtomicU64,
     pub heartbeat_failures: AtomicU64,
     pub heartbeats_received: AtomicU64,
+    /// Messages that could not be sent. Not bumped yet: a failed send ends the connection.
+    pub message_send_failures: AtomicU64,
+    /// Connections whose processing was aborted. Not bumped yet.
+    pub disconnect_aborts: AtomicU64,
+    /// Transactions applied by the server itself (no such writer exists yet).
+    pub local_txs_applied: AtomicU64,
 }
 
 impl Counters {
@@ -55,7 +64,8 @@ impl Counters {
             login_successes: g(&self.login_successes),
             login_failures: g(&self.login_failures_credentials)
                 + g(&self.login_failures_auth_unavailable)
-                + g(&self.login_failures_other),
+                + g(&self.login_failures_other)
+                + g(&self.login_failures_no_permission),
             client_txs_applied: g(&self.client_txs_applied),
             client_tx_ops_applied: g(&self.client_tx_ops_applied),
             skipped_tx_dups: g(&self.skipped_tx_dups),

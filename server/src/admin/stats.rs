@@ -1,0 +1,202 @@
+//! Statistics routes: the time series of the sync counters, the raw counters, and the
+//! Prometheus text endpoint.
+//!
+//! The series are recorded by `sync::series` once a second; a request copies one ring and adds
+//! a live reading, so the answer is current to the request without waiting for the sampler.
+
+pub mod prometheus;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::routing::get;
+
+use super::{AdminState, ApiError};
+use crate::sync::series::{self, Kind, Level, SERIES, Unit};
+use shared_types as wire;
+use wire::admin::stats::{CurrentCounters, Resolution, Series, SeriesKind, Stats};
+
+/// The resolution when the query names none.
+pub const DEFAULT_RESOLUTION: Resolution = Resolution::Second;
+
+/// The OpenAPI description of the statistics routes, merged into the admin API document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(stats, current, prometheus::metrics))]
+pub struct StatsApi;
+
+/// Routes that need a session.
+pub fn protected_routes() -> Router<AdminState> {
+    Router::new()
+        .route("/api/stats", get(stats))
+        .route("/api/stats/current", get(current))
+}
+
+/// Routes without a session: the Prometheus endpoint (as ObjectBox) and its `/metrics` alias.
+pub fn public_routes() -> Router<AdminState> {
+    Router::new()
+        .route("/api/sync/prometheus", get(prometheus::metrics))
+        .route("/metrics", get(prometheus::metrics))
+}
+
+/// Every series at one resolution.
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "stats",
+    params(
+        ("resolution" = Option<String>, Query,
+         description = "second (default), minute, hour or day"),
+    ),
+    responses(
+        (status = 200, description = "Every series at the resolution, oldest point first", body = Stats),
+        (status = 400, description = "`invalid_request`: unknown resolution or query parameter"),
+        (status = 401, description = "`unauthorized`: no session"),
+    ),
+)]
+pub async fn stats(
+    State(state): State<AdminState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<axum::Json<Stats>, ApiError> {
+    if let Some(unknown) = query.keys().find(|k| k.as_str() != "resolution") {
+        return Err(ApiError::invalid(format!(
+            "unknown query parameter {unknown:?}; /api/stats takes only resolution"
+        )));
+    }
+    let resolution = match query.get("resolution") {
+        None => DEFAULT_RESOLUTION,
+        Some(value) => parse_resolution(value)?,
+    };
+    let live = live_reading(&state);
+    let snapshot = state
+        .series
+        .snapshot(level(resolution), series::now_ms(), Some(&live));
+    Ok(axum::Json(to_wire(resolution, &snapshot)))
+}
+
+/// Every counter since start.
+#[utoipa::path(
+    get,
+    path = "/api/stats/current",
+    tag = "stats",
+    responses(
+        (status = 200, description = "Counters since start and gauges now", body = CurrentCounters),
+        (status = 401, description = "`unauthorized`: no session"),
+    ),
+)]
+pub async fn current(State(state): State<AdminState>) -> axum::Json<CurrentCounters> {
+    axum::Json(current_counters(&state))
+}
+
+/// The counters now, as the wire type; shared with the Prometheus text.
+pub fn current_counters(state: &AdminState) -> CurrentCounters {
+    let c = &state.sync.hub.counters;
+    let head = state.store.log_bounds().map_or(0, |(head, _)| head);
+    CurrentCounters {
+        uptime_seconds: state.started.elapsed().as_secs(),
+        connected_clients: state.sync.hub.peer_count() as u64,
+        tx_log_head: head,
+        connects: c.connects.load(Relaxed),
+        messages_received: c.messages_received.load(Relaxed),
+        messages_sent: c.messages_sent.load(Relaxed),
+        bytes_received: c.bytes_received.load(Relaxed),
+        bytes_sent: c.bytes_sent.load(Relaxed),
+        login_successes: c.login_successes.load(Relaxed),
+        login_failures_credentials: c.login_failures_credentials.load(Relaxed),
+        login_failures_auth_unavailable: c.login_failures_auth_unavailable.load(Relaxed),
+        login_failures_no_permission: c.login_failures_no_permission.load(Relaxed),
+        login_failures_other: c.login_failures_other.load(Relaxed),
+        client_txs_applied: c.client_txs_applied.load(Relaxed),
+        client_tx_ops_applied: c.client_tx_ops_applied.load(Relaxed),
+        client_tx_bytes_applied: c.client_tx_bytes_applied.load(Relaxed),
+        client_txs_rejected: c.client_txs_rejected.load(Relaxed),
+        local_txs_applied: c.local_txs_applied.load(Relaxed),
+        skipped_tx_dups: c.skipped_tx_dups.load(Relaxed),
+        put_conflicts: c.put_conflicts.load(Relaxed),
+        full_syncs: c.full_syncs.load(Relaxed),
+        txs_sent_historic: c.txs_sent_historic.load(Relaxed),
+        txs_sent_new: c.txs_sent_new.load(Relaxed),
+        errors_protocol: c.errors_protocol.load(Relaxed),
+        errors_handler: c.errors_handler.load(Relaxed),
+        heartbeat_failures: c.heartbeat_failures.load(Relaxed),
+        heartbeats_received: c.heartbeats_received.load(Relaxed),
+        message_send_failures: c.message_send_failures.load(Relaxed),
+        disconnect_aborts: c.disconnect_aborts.load(Relaxed),
+    }
+}
+
+fn parse_resolution(value: &str) -> Result<Resolution, ApiError> {
+    Resolution::ALL
+        .into_iter()
+        .find(|r| r.as_str() == value)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "unknown resolution {value:?}; expected one of: second, minute, hour, day"
+            ))
+        })
+}
+
+fn level(resolution: Resolution) -> Level {
+    match resolution {
+        Resolution::Second => Level::Second,
+        Resolution::Minute => Level::Minute,
+        Resolution::Hour => Level::Hour,
+        Resolution::Day => Level::Day,
+    }
+}
+
+fn live_reading(state: &AdminState) -> series::Reading {
+    series::read_hub(&state.sync.hub, 0)
+}
+
+fn to_wire(resolution: Resolution, snapshot: &series::Snapshot) -> Stats {
+    let buckets = &snapshot.buckets;
+    let series = SERIES
+        .iter()
+        .enumerate()
+        .map(|(i, def)| {
+            let mut out = Series {
+                name: def.name.to_owned(),
+                label: def.label.to_owned(),
+                unit: match def.unit {
+                    Unit::Count => wire::admin::stats::Unit::Count,
+                    Unit::Bytes => wire::admin::stats::Unit::Bytes,
+                    Unit::Clients => wire::admin::stats::Unit::Clients,
+                    Unit::Seq => wire::admin::stats::Unit::Seq,
+                },
+                kind: SeriesKind::Counter,
+                values: None,
+                min: None,
+                avg: None,
+                max: None,
+            };
+            match def.kind {
+                Kind::Counter => {
+                    out.values = Some(
+                        buckets
+                            .iter()
+                            .map(|b| u64::try_from(b.aggs[i].sum).unwrap_or(u64::MAX))
+                            .collect(),
+                    );
+                }
+                Kind::Gauge => {
+                    out.kind = SeriesKind::Gauge;
+                    let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                    out.min = Some(buckets.iter().map(|b| clamp(b.aggs[i].min)).collect());
+                    out.avg = Some(buckets.iter().map(|b| b.aggs[i].avg(b.samples)).collect());
+                    out.max = Some(buckets.iter().map(|b| clamp(b.aggs[i].max)).collect());
+                }
+            }
+            out
+        })
+        .collect();
+    Stats {
+        resolution,
+        interval_seconds: snapshot.level.seconds().unsigned_abs(),
+        retained: u32::try_from(snapshot.level.capacity()).unwrap_or(u32::MAX),
+        timestamps: buckets.iter().map(|b| b.start_s * 1000).collect(),
+        last_partial: snapshot.last_partial,
+        series,
+    }
+}
