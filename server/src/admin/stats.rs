@@ -200,3 +200,6 @@ fn to_wire(resolution: Resolution, snapshot: &series::Snapshot) -> Stats {
         series,
     }
 }
+
+#[cfg(test)]
+mod tests;

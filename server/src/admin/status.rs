@@ -192,9 +192,15 @@ pub async fn put_log_level(
         .level
         .parse()
         .map_err(|e: crate::logging::UnknownLogLevel| ApiError::invalid(e.to_string()))?;
-    state.level.set(level);
-    // Logged after the change, so that it shows unless the new level hides INFO.
-    tracing::info!(target: "HttpSv", "Log level set to {level}");
+    // Logged by whichever of the old and new level shows INFO, so a switch to `warn` is
+    // still recorded by the old level and a switch to `info` by the new one.
+    if level > LogLevel::Info {
+        tracing::info!(target: "HttpSv", "Log level set to {level}");
+        state.level.set(level);
+    } else {
+        state.level.set(level);
+        tracing::info!(target: "HttpSv", "Log level set to {level}");
+    }
     Ok(axum::Json(LogLevelBody {
         level: level.as_str().to_owned(),
     }))
@@ -219,3 +225,6 @@ pub fn url_on(ip: IpAddr, listen: SocketAddr, scheme: &str) -> Option<String> {
     };
     reachable.then(|| format!("{scheme}://{}", SocketAddr::new(ip, listen.port())))
 }
+
+#[cfg(test)]
+mod tests;
