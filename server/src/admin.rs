@@ -9,9 +9,14 @@
 //! domain values to them at the edge.
 
 pub mod auth;
+pub mod data;
 pub mod error;
+pub mod events;
+pub mod history;
+pub mod schema;
 pub mod stats;
 pub mod status;
+pub mod trial;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -66,6 +71,11 @@ pub fn router(state: AdminState) -> Router {
         .merge(auth::protected_routes())
         .merge(status::protected_routes())
         .merge(stats::protected_routes())
+        .merge(data::routes())
+        .merge(schema::routes())
+        .merge(history::routes())
+        .merge(events::routes())
+        .merge(trial::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,

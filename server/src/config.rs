@@ -547,7 +547,6 @@ mod unsupported {
     pub const ADMIN_PASSWORD: &str = "--admin-password / adminPassword";
     pub const ADMIN_UNSECURED: &str =
         "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication";
-    pub const TRIAL_DAYS: &str = "--trial-days / trialDays";
     pub const WSS: &str = "wss:// in --bind / bind";
     pub const CERT: &str = "--cert / certificatePath";
     pub const AUTH_GOOGLE: &str = "auth.google";
@@ -731,7 +730,6 @@ fn merge(
             config.admin_unsecured_no_authentication,
             unsupported::ADMIN_UNSECURED,
         ),
-        (config.trial_days.is_some(), unsupported::TRIAL_DAYS),
         (a.google.is_some(), unsupported::AUTH_GOOGLE),
         (a.obx_admin.is_some(), unsupported::AUTH_OBX_ADMIN),
         (

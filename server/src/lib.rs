@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod logging;
 pub use sync_model as model;
 pub mod schema;

@@ -173,3 +173,173 @@ fn new_record(id: u64, author: &str, model: &Model, model_json: String) -> Schem
         model_json,
     }
 }
+
+/// Author recorded for versions uploaded through the admin API without a logged-in user.
+pub const AUTHOR_ADMIN_API: &str = "admin-api";
+
+/// Prefix of the `meta` keys counting logins per client schema: `client-schema:{full}:{base}`
+/// → login count and last login in ms (2 × u64 BE).
+pub const CLIENT_SCHEMA_KEY_PREFIX: &str = "client-schema:";
+
+/// Why an admin change of the schema versions was refused. Messages name the offending value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    #[error("invalid model: {0}")]
+    InvalidModel(ModelError),
+    #[error("the model is not a legal update of the current schema version {current}: {source}")]
+    IllegalEvolution {
+        current: u64,
+        source: EvolutionError,
+    },
+    #[error("the model equals schema version {0}")]
+    SameModel(u64),
+    #[error("no schema version {0}")]
+    NoSuchVersion(u64),
+    #[error(transparent)]
+    Schema(#[from] Error),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Stores an uploaded model as the next schema version, validated exactly as a model file at
+/// start-up: it must parse and be a legal evolution of the stored current version. The current
+/// version does not change; see [`switch_current`].
+pub fn add_version(
+    store: &Store,
+    json: &[u8],
+    author: &str,
+    accept_clients: bool,
+) -> Result<SchemaVersionRecord, UpdateError> {
+    let loaded = Model::from_json(json).map_err(UpdateError::InvalidModel)?;
+    let model_json = String::from_utf8(json.to_vec()).map_err(|e| {
+        UpdateError::InvalidModel(ModelError::new("", format!("model is not UTF-8: {e}")))
+    })?;
+    let model = loaded.model;
+    let versions = store.schema_versions()?;
+    if let Some(same) = versions
+        .iter()
+        .find(|v| v.full_hash == model.full_hash().to_string())
+    {
+        return Err(UpdateError::SameModel(same.id));
+    }
+    let current_id = store
+        .current_schema_version()?
+        .ok_or(UpdateError::NoSuchVersion(0))?;
+    let current = load_version(store, current_id)?;
+    current
+        .model
+        .check_evolution(&model)
+        .map_err(|source| UpdateError::IllegalEvolution {
+            current: current_id,
+            source,
+        })?;
+    let id = versions.last().map_or(current_id, |v| v.id) + 1;
+    let mut record = new_record(id, author, &model, model_json);
+    record.accept_clients = accept_clients;
+    let stored = record.clone();
+    store.write_blocking(move |wtxn, dbs| store::write::put_schema_version(wtxn, dbs, &stored))?;
+    tracing::info!(target: "SchVer", "Inserted new schema version ID {id} (by {author})");
+    Ok(record)
+}
+
+/// Allows or refuses clients on one stored version (the only change a stored version takes).
+pub fn set_accept_clients(
+    store: &Store,
+    id: u64,
+    accept: bool,
+) -> Result<SchemaVersionRecord, UpdateError> {
+    let mut record = store
+        .schema_version(id)?
+        .ok_or(UpdateError::NoSuchVersion(id))?;
+    record.accept_clients = accept;
+    let stored = record.clone();
+    store.write_blocking(move |wtxn, dbs| store::write::put_schema_version(wtxn, dbs, &stored))?;
+    tracing::info!(target: "SchVer", "Schema version ID {id} accepts clients: {accept}");
+    Ok(record)
+}
+
+/// Makes a stored version the current one, if it is a legal evolution of the current one, and
+/// removes the objects of entities it retires, in one write. The server keeps running on the
+/// model it started with; the new current version applies from its next start.
+pub fn switch_current(store: &Store, id: u64) -> Result<SchemaVersionRecord, UpdateError> {
+    let target = load_version(store, id).map_err(|e| match e {
+        Error::StoredVersion { .. } if store.schema_version(id).ok().flatten().is_none() => {
+            UpdateError::NoSuchVersion(id)
+        }
+        other => UpdateError::Schema(other),
+    })?;
+    let current_id = store
+        .current_schema_version()?
+        .ok_or(UpdateError::NoSuchVersion(0))?;
+    if current_id == id {
+        return Ok(target.record);
+    }
+    let current = load_version(store, current_id)?;
+    current
+        .model
+        .check_evolution(&target.model)
+        .map_err(|source| UpdateError::IllegalEvolution {
+            current: current_id,
+            source,
+        })?;
+    let retired: Vec<u64> = current
+        .model
+        .entities
+        .iter()
+        .filter(|e| target.model.entity_by_uid(e.id.uid).is_none())
+        .map(|e| e.id.uid)
+        .collect();
+    store.write_blocking(move |wtxn, dbs| {
+        store::write::set_current_schema_version(wtxn, dbs, id)?;
+        for uid in retired {
+            store::write::remove_entity_objects(wtxn, dbs, uid)?;
+        }
+        Ok(())
+    })?;
+    tracing::info!(target: "SySvAp", "Switching schema version ID to {id}; it takes effect at the next start of the server");
+    Ok(target.record)
+}
+
+/// Counts a client login with these schema hashes. Queues the write and returns at once (one
+/// small request that the writer folds into its next commit), so logins never wait for it.
+pub fn record_client_login(store: &Store, full_hash: &str, base_hash: &str) {
+    let key = format!("{CLIENT_SCHEMA_KEY_PREFIX}{full_hash}:{base_hash}");
+    let now = store::now_ms();
+    let submitted = store.submit_with(
+        move |wtxn, dbs| {
+            let count = store::write::meta(wtxn, dbs, &key)?
+                .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+                .map_or(0, u64::from_be_bytes);
+            let mut value = [0; 16];
+            value[..8].copy_from_slice(&(count + 1).to_be_bytes());
+            value[8..].copy_from_slice(&now.to_be_bytes());
+            store::write::put_meta(wtxn, dbs, &key, &value)
+        },
+        |result: store::Result<()>| {
+            if let Err(e) = result {
+                tracing::warn!(target: "SchVer", "cannot count client schema login: {e}");
+            }
+        },
+    );
+    if let Err(e) = submitted {
+        tracing::warn!(target: "SchVer", "cannot count client schema login: {e}");
+    }
+}
+
+/// Client schemas seen at login: (full hash, base hash, login count, last login ms).
+pub fn client_schemas(store: &Store) -> store::Result<Vec<(String, String, u64, u64)>> {
+    let mut out = Vec::new();
+    for (key, value) in store.meta_with_prefix(CLIENT_SCHEMA_KEY_PREFIX)? {
+        let rest = &key[CLIENT_SCHEMA_KEY_PREFIX.len()..];
+        let (full, base) = rest.split_once(':').unwrap_or((rest, ""));
+        let part = |i: usize| {
+            value
+                .get(i..i + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_be_bytes)
+        };
+        out.push((full.to_owned(), base.to_owned(), part(0), part(8)));
+    }
+    Ok(out)
+}

@@ -111,6 +111,10 @@ pub async fn run(
         }
     };
     tracing::info!(target: "SySvAp", "Starting the server with a schema version ID {}", schema.record.id);
+    if let Err(e) = crate::admin::trial::configure(&store, config.trial_days) {
+        store.close();
+        return Err(e.into());
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let auth = match crate::auth::Authenticator::from_config(&config) {
@@ -200,9 +204,26 @@ pub async fn run(
         "Sync server started in {:.2} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
+    crate::events::record_blocking(
+        &store,
+        crate::events::Event::new(
+            shared_types::admin::events::EventType::Important,
+            "server",
+            format!("Started sync-server {}", crate::VERSION),
+        )
+        .with("schemaVersion", admin_state.schema.record.id),
+    );
 
     shutdown.await;
     tracing::info!(target: "SySvAp", "Stopping: no new connections; finishing in-flight requests");
+    crate::events::record(
+        &store,
+        crate::events::Event::new(
+            shared_types::admin::events::EventType::Important,
+            "server",
+            "Stopping",
+        ),
+    );
     let _ = stop_tx.send(true);
     let mut result = Ok(());
     for server in [Some(sync_server), admin_server].into_iter().flatten() {

@@ -588,6 +588,166 @@ impl Store {
         })
     }
 
+    /// One page of an entity's objects in id order (skipping `offset`), and the entity's total.
+    #[allow(clippy::type_complexity)] // Ids with stored bytes, and a count.
+    pub fn objects_page(
+        &self,
+        entity_uid: u64,
+        offset: u64,
+        limit: usize,
+    ) -> Result<(Vec<(GlobalId, Vec<u8>)>, u64)> {
+        self.read(|rtxn, dbs| {
+            let mut page = Vec::new();
+            let mut total = 0;
+            for entry in dbs
+                .objects
+                .prefix_iter(rtxn, &entity_uid.to_be_bytes())
+                .map_err(Error::Lmdb)?
+            {
+                let (key, value) = entry.map_err(Error::Lmdb)?;
+                if total >= offset
+                    && page.len() < limit
+                    && let Some((_, id)) = parse_object_key(key)
+                {
+                    page.push((id, value.to_vec()));
+                }
+                total += 1;
+            }
+            Ok((page, total))
+        })
+    }
+
+    /// Up to `max_bytes` of objects after the object key `after` (exclusive), of one entity or
+    /// of all, in key order, for exports done in short read transactions. Returns the items
+    /// (entity UID, id, stored bytes) and the key to continue after, `None` when done.
+    #[allow(clippy::type_complexity)] // A plain tuple list; a struct would only rename it.
+    pub fn objects_chunk(
+        &self,
+        entity_uid: Option<u64>,
+        after: Option<&[u8]>,
+        max_bytes: usize,
+    ) -> Result<(Vec<(u64, GlobalId, Vec<u8>)>, Option<Vec<u8>>)> {
+        self.read(|rtxn, dbs| {
+            let start = entity_uid.map(u64::to_be_bytes);
+            let lower = match (after, &start) {
+                (Some(key), _) => std::ops::Bound::Excluded(key),
+                (None, Some(prefix)) => std::ops::Bound::Included(prefix.as_slice()),
+                (None, None) => std::ops::Bound::Unbounded,
+            };
+            let iter = dbs
+                .objects
+                .range(rtxn, &(lower, std::ops::Bound::Unbounded))
+                .map_err(Error::Lmdb)?;
+            let mut items = Vec::new();
+            let mut bytes = 0;
+            for entry in iter {
+                let (key, value) = entry.map_err(Error::Lmdb)?;
+                let Some((uid, id)) = parse_object_key(key) else {
+                    continue;
+                };
+                if entity_uid.is_some_and(|wanted| wanted != uid) {
+                    return Ok((items, None));
+                }
+                bytes += value.len() + 24;
+                items.push((uid, id, value.to_vec()));
+                if bytes >= max_bytes {
+                    return Ok((items, Some(key.to_vec())));
+                }
+            }
+            Ok((items, None))
+        })
+    }
+
+    /// Retained log entries with their stored size: oldest first from `from` (inclusive), or
+    /// newest first below `before` (exclusive; `None` for the head), at most `limit`.
+    pub fn log_page(
+        &self,
+        from: Option<u64>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(LogRecord, usize)>> {
+        self.read(|rtxn, dbs| {
+            let mut out = Vec::new();
+            let mut push = |seq: u64, raw: &[u8]| -> Result<bool> {
+                out.push((decode_record(seq, raw)?, raw.len()));
+                Ok(out.len() < limit)
+            };
+            if let Some(from) = from {
+                for entry in dbs.tx_log.range(rtxn, &(from..)).map_err(Error::Lmdb)? {
+                    let (seq, raw) = entry.map_err(Error::Lmdb)?;
+                    if !push(seq, raw)? {
+                        break;
+                    }
+                }
+            } else {
+                let upper = before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+                let range = (std::ops::Bound::Unbounded, upper);
+                for entry in dbs.tx_log.rev_range(rtxn, &range).map_err(Error::Lmdb)? {
+                    let (seq, raw) = entry.map_err(Error::Lmdb)?;
+                    if !push(seq, raw)? {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// One retained log entry and its stored size.
+    pub fn log_entry(&self, seq: u64) -> Result<Option<(LogRecord, usize)>> {
+        self.read(
+            |rtxn, dbs| match dbs.tx_log.get(rtxn, &seq).map_err(Error::Lmdb)? {
+                Some(raw) => Ok(Some((decode_record(seq, raw)?, raw.len()))),
+                None => Ok(None),
+            },
+        )
+    }
+
+    /// Stored log events newest first, below the key `before` (exclusive), at most `limit`.
+    #[allow(clippy::type_complexity)] // Key and value bytes; the `events` module owns both.
+    pub fn events_before(
+        &self,
+        before: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.read(|rtxn, dbs| {
+            let upper = before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            let range = (std::ops::Bound::Unbounded, upper);
+            let mut out = Vec::new();
+            for entry in dbs.events.rev_range(rtxn, &range).map_err(Error::Lmdb)? {
+                let (key, value) = entry.map_err(Error::Lmdb)?;
+                out.push((key.to_vec(), value.to_vec()));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// A value of the `meta` database.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|rtxn, dbs| {
+            Ok(dbs
+                .meta
+                .get(rtxn, key)
+                .map_err(Error::Lmdb)?
+                .map(<[u8]>::to_vec))
+        })
+    }
+
+    /// Every `meta` entry whose key starts with `prefix`.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.read(|rtxn, dbs| {
+            let mut out = Vec::new();
+            for entry in dbs.meta.prefix_iter(rtxn, prefix).map_err(Error::Lmdb)? {
+                let (key, value) = entry.map_err(Error::Lmdb)?;
+                out.push((key.to_owned(), value.to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
     fn submit(&self, job: Job) -> Result<()> {
         let sender = self
             .inner
@@ -662,6 +822,54 @@ pub mod write {
         dbs.meta
             .put(wtxn, meta_key::CURRENT_SCHEMA, &id.to_be_bytes())
             .map_err(Error::Lmdb)
+    }
+
+    /// A value of the `meta` database, read inside the write transaction.
+    pub fn meta(wtxn: &RwTxn<'_>, dbs: &Dbs, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(dbs
+            .meta
+            .get(wtxn, key)
+            .map_err(Error::Lmdb)?
+            .map(<[u8]>::to_vec))
+    }
+
+    /// Sets a value of the `meta` database (keys other modules own, e.g. trial acceptance).
+    pub fn put_meta(wtxn: &mut RwTxn<'_>, dbs: &Dbs, key: &str, value: &[u8]) -> Result<()> {
+        dbs.meta.put(wtxn, key, value).map_err(Error::Lmdb)
+    }
+
+    /// Removes a value of the `meta` database.
+    pub fn delete_meta(wtxn: &mut RwTxn<'_>, dbs: &Dbs, key: &str) -> Result<bool> {
+        dbs.meta.delete(wtxn, key).map_err(Error::Lmdb)
+    }
+
+    /// Stores a log event and then drops the oldest events beyond `keep`.
+    pub fn put_event(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        key: &[u8],
+        value: &[u8],
+        keep: u64,
+    ) -> Result<()> {
+        dbs.events.put(wtxn, key, value).map_err(Error::Lmdb)?;
+        let mut excess = dbs
+            .events
+            .len(wtxn)
+            .map_err(Error::Lmdb)?
+            .saturating_sub(keep);
+        while excess > 0 {
+            let Some(oldest) = dbs
+                .events
+                .first(wtxn)
+                .map_err(Error::Lmdb)?
+                .map(|(k, _)| k.to_vec())
+            else {
+                break;
+            };
+            dbs.events.delete(wtxn, &oldest).map_err(Error::Lmdb)?;
+            excess -= 1;
+        }
+        Ok(())
     }
 
     /// Stores an object's bytes.

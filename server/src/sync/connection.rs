@@ -263,6 +263,11 @@ impl Connection {
             if login.peer_id == 0 {
                 return Err(refuse(LoginCode::ReqRejected, "peer id 0 is reserved; use a random non-zero id".into()));
             }
+            // Only when a trial is configured (`--trial-days`): before acceptance ReqRejected,
+            // after expiry TrialExpired.
+            if let Some(refusal) = crate::admin::trial::login_refusal(&service.hub.store) {
+                return Err(refusal);
+            }
             let identity = if service.settings.unsecured && login.credentials.iter().all(|c| matches!(c, Credential::None)) {
                 None
             } else {
@@ -300,6 +305,15 @@ impl Connection {
                     .connected_clients
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Counters::inc(&counters.login_successes);
+                if super::is_schema_hash(&login.schema_full_hash)
+                    && super::is_schema_hash(&login.schema_base_hash)
+                {
+                    crate::schema::record_client_login(
+                        &service.hub.store,
+                        &login.schema_full_hash,
+                        &login.schema_base_hash,
+                    );
+                }
                 tracing::debug!(target: "SvLgIn", "({:04X}) Authenticator welcomes a new client on schema version {}", login.peer_id >> 48, version.id);
                 self.send(&ServerMessage::LoginResult {
                     code: LoginCode::Ok,

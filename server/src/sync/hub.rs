@@ -179,6 +179,15 @@ impl Hub {
                     Err(e) => {
                         Counters::inc(&hub.counters.errors_handler);
                         tracing::error!(target: "SvApTx", "applying transaction {tx_id} of {origin:016X} failed: {e}");
+                        crate::events::record_from_writer(
+                            &hub.store,
+                            crate::events::Event::new(
+                                shared_types::admin::events::EventType::Error,
+                                "sync",
+                                format!("Applying transaction {tx_id} failed: {e}"),
+                            )
+                            .peer(origin),
+                        );
                         Outcome::Rejected { code: TxErrorCode::Other(50), message: "internal server error".into() }
                     }
                 };
