@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::routing::get;
 
@@ -57,8 +58,9 @@ pub fn public_routes() -> Router<AdminState> {
 )]
 pub async fn stats(
     State(state): State<AdminState>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<axum::Json<Stats>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
     if let Some(unknown) = query.keys().find(|k| k.as_str() != "resolution") {
         return Err(ApiError::invalid(format!(
             "unknown query parameter {unknown:?}; /api/stats takes only resolution"

@@ -331,6 +331,10 @@ async fn stats_validate_the_resolution_and_show_connects_at_every_resolution() {
         .get("/api/stats?window=5")
         .await
         .assert_invalid("window");
+    server
+        .get("/api/stats?resolution=%FF")
+        .await
+        .assert_invalid("unknown resolution");
 
     let mut a = client(&server, 0xA).await;
     let _b = client(&server, 0xB).await;
