@@ -17,6 +17,7 @@ use axum::routing::get;
 use super::{AdminState, ApiError};
 use crate::sync::series::{self, Kind, Level, SERIES, Unit};
 use shared_types as wire;
+use wire::admin::error::ErrorBody;
 use wire::admin::stats::{CurrentCounters, Resolution, Series, SeriesKind, Stats};
 
 /// The resolution when the query names none.
@@ -50,10 +51,11 @@ pub fn public_routes() -> Router<AdminState> {
         ("resolution" = Option<String>, Query,
          description = "second (default), minute, hour or day"),
     ),
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every series at the resolution, oldest point first", body = Stats),
-        (status = 400, description = "`invalid_request`: unknown resolution or query parameter"),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 400, description = "`invalid_request`: unknown resolution or query parameter", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn stats(
@@ -82,9 +84,10 @@ pub async fn stats(
     get,
     path = "/api/stats/current",
     tag = "stats",
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Counters since start and gauges now", body = CurrentCounters),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn current(State(state): State<AdminState>) -> axum::Json<CurrentCounters> {

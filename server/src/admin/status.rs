@@ -13,6 +13,7 @@ use axum::routing::get;
 use super::{AdminState, ApiError};
 use crate::logging::LogLevel;
 use shared_types as wire;
+use wire::admin::error::ErrorBody;
 use wire::admin::status::{
     DatabaseStatus, Dataset, EntityCount, EntityCounts, HostStatus, InterfaceAddress, LogLevelBody,
     NetworkInterface, Status,
@@ -46,9 +47,10 @@ pub fn protected_routes() -> Router<AdminState> {
     get,
     path = "/api/status",
     tag = "status",
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Server status", body = Status),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn status(State(state): State<AdminState>) -> Result<axum::Json<Status>, ApiError> {
@@ -118,9 +120,10 @@ pub async fn status(State(state): State<AdminState>) -> Result<axum::Json<Status
     get,
     path = "/api/status/counts",
     tag = "status",
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Object count per entity", body = EntityCounts),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn counts(State(state): State<AdminState>) -> Result<axum::Json<EntityCounts>, ApiError> {
@@ -155,9 +158,10 @@ pub async fn counts(State(state): State<AdminState>) -> Result<axum::Json<Entity
     get,
     path = "/api/log-level",
     tag = "status",
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The current log level", body = LogLevelBody),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn get_log_level(State(state): State<AdminState>) -> axum::Json<LogLevelBody> {
@@ -172,10 +176,11 @@ pub async fn get_log_level(State(state): State<AdminState>) -> axum::Json<LogLev
     path = "/api/log-level",
     tag = "status",
     request_body = LogLevelBody,
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The new log level", body = LogLevelBody),
-        (status = 400, description = "`invalid_request`: unknown level or malformed body"),
-        (status = 401, description = "`unauthorized`: no session"),
+        (status = 400, description = "`invalid_request`: unknown level or malformed body", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: no session", body = ErrorBody),
     ),
 )]
 pub async fn put_log_level(

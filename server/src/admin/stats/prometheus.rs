@@ -21,6 +21,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
     get,
     path = "/api/sync/prometheus",
     tag = "stats",
+    security(()),
     responses(
         (status = 200, description = "Prometheus text exposition format 0.0.4; also served on /metrics",
          body = String, content_type = "text/plain"),
