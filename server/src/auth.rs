@@ -1,9 +1,11 @@
 //! Sync login: checks the credentials a client presents against the configured authenticators.
 //!
 //! Authenticators: the shared secret (`auth.sharedSecret`, an HMAC proof over the `Hello` nonce,
-//! see `wire::auth`), JWT (`auth.jwt`, see `jwt`) and the unsecured mode
-//! (`--unsecured-no-authentication`). Google and admin-user logins are not implemented yet; the
-//! config lists them as unsupported and [`Authenticator::from_config`] refuses them.
+//! see `wire::auth`), JWT (`auth.jwt`, see `jwt`), admin users with the sync login permission
+//! (`auth.obxAdmin`, user name and password checked against the admin users database; the
+//! sync write permission decides [`Identity::can_write`]) and the unsecured mode
+//! (`--unsecured-no-authentication`). Google logins are not implemented yet; the config lists
+//! them as unsupported and [`Authenticator::from_config`] refuses them.
 //!
 //! How [`Authenticator::authenticate`] decides:
 //! - Each credential is checked by the authenticator of its kind, in the order sent; the first
@@ -48,6 +50,12 @@ pub struct Authenticator {
     /// The secret of `auth.sharedSecret`. Never formatted.
     shared_secret: Option<Vec<u8>>,
     jwt: Option<jwt::JwtAuthenticator>,
+    /// `auth.obxAdmin` is set: admin users may log in with user name and password.
+    obx_admin: bool,
+    /// The admin users, given by [`Authenticator::with_admin_users`].
+    admin_users: Option<crate::admin::auth::Users>,
+    /// Slows down password guessing over sync logins, per user name (the admin API has its own).
+    admin_throttle: crate::admin::auth::throttle::Throttle,
     /// Kinds a client must present valid credentials of, without duplicates.
     required: Vec<Method>,
 }
@@ -59,7 +67,7 @@ pub struct Identity {
     pub method: Method,
     /// The JWT's claims (for `$auth.<claim>` in sync filters); `None` for other methods.
     pub claims: Option<serde_json::Value>,
-    /// May send changes. Always true until admin users with permissions exist.
+    /// May send changes: false for admin users without the sync write permission.
     pub can_write: bool,
 }
 
@@ -72,6 +80,8 @@ pub enum Method {
     SharedSecret,
     /// Presented a valid JWT of this kind.
     Jwt(JwtKind),
+    /// Logged in as an admin user with user name and password (`auth.obxAdmin`).
+    AdminUser,
 }
 
 /// Why a login was refused. Messages contain no secret or token.
@@ -189,6 +199,13 @@ impl Authenticator {
         Err(combine(refused, unchecked))
     }
 
+    /// Lets admin users log in with user name and password when `auth.obxAdmin` is set.
+    #[must_use]
+    pub fn with_admin_users(mut self, users: crate::admin::auth::Users) -> Authenticator {
+        self.admin_users = Some(users);
+        self
+    }
+
     /// True with `--unsecured-no-authentication`.
     pub fn is_unsecured(&self) -> bool {
         self.unsecured
@@ -206,6 +223,9 @@ impl Authenticator {
         }
         if let Some(jwt) = &self.jwt {
             lines.push(jwt.describe());
+        }
+        if self.obx_admin {
+            lines.push("admin users with the sync login permission".to_owned());
         }
         if !self.required.is_empty() {
             let kinds: Vec<String> = self.required.iter().map(ToString::to_string).collect();
@@ -236,6 +256,7 @@ impl fmt::Display for Method {
             Method::Jwt(JwtKind::Access) => "JWT access token",
             Method::Jwt(JwtKind::Refresh) => "JWT refresh token",
             Method::Jwt(JwtKind::Custom) => "JWT custom token",
+            Method::AdminUser => "admin user",
         })
     }
 }
@@ -288,11 +309,6 @@ impl Authenticator {
         if auth.google.is_some() {
             return Err(Error::Unsupported("auth.google".to_owned()));
         }
-        if auth.obx_admin.is_some() {
-            return Err(Error::Unsupported(
-                "--auth-obx-admin / auth.obxAdmin".to_owned(),
-            ));
-        }
         let jwt = auth
             .jwt
             .as_ref()
@@ -305,6 +321,9 @@ impl Authenticator {
 
         // Required kinds from the flags, then from --auth-required.
         let mut required: Vec<(Method, &'static str, String)> = Vec::new();
+        if auth.obx_admin.is_some_and(|o| o.required) {
+            required.push((Method::AdminUser, "auth.obxAdmin.required", String::new()));
+        }
         if let Some(s) = &auth.shared_secret
             && s.required
         {
@@ -346,7 +365,8 @@ impl Authenticator {
                 "JWT_ACCESS" => Method::Jwt(JwtKind::Access),
                 "JWT_REFRESH" => Method::Jwt(JwtKind::Refresh),
                 "JWT_CUSTOM" => Method::Jwt(JwtKind::Custom),
-                "GOOGLE_AUTH" | "OBX_ADMIN_USER" => {
+                "OBX_ADMIN_USER" => Method::AdminUser,
+                "GOOGLE_AUTH" => {
                     return Err(Error::Unsupported(format!("{name} in --auth-required")));
                 }
                 other => return Err(Error::UnknownRequired(other.to_owned())),
@@ -361,6 +381,7 @@ impl Authenticator {
                     "SHARED_SECRET_SIPPED",
                 ),
                 Method::Jwt(_) => (jwt.is_some(), "auth.jwt", "JWT"),
+                Method::AdminUser => (auth.obx_admin.is_some(), "auth.obxAdmin", "OBX_ADMIN_USER"),
                 Method::None => (true, "", ""),
             };
             if !configured {
@@ -382,6 +403,9 @@ impl Authenticator {
             unsecured: config.unsecured_no_authentication,
             shared_secret,
             jwt,
+            obx_admin: auth.obx_admin.is_some(),
+            admin_users: None,
+            admin_throttle: crate::admin::auth::throttle::Throttle::default(),
             required: kinds,
         })
     }
@@ -437,10 +461,52 @@ impl Authenticator {
                     )),
                 }
             }
-            Credential::UserPassword { .. } => Check::Unchecked(
-                "user and password credentials are not supported yet (admin users as sync users \
-                 are not implemented)"
-                    .to_owned(),
+            Credential::UserPassword { user, password } => {
+                self.check_admin_user(user, password).await
+            }
+        }
+    }
+}
+
+impl Authenticator {
+    /// Checks an admin user's name and password (`auth.obxAdmin`); the user needs the sync login
+    /// permission, and may write with the sync write permission.
+    async fn check_admin_user(&self, user: &str, password: &str) -> Check {
+        let users = match (&self.admin_users, self.obx_admin) {
+            (Some(users), true) => users,
+            _ => {
+                return Check::Unchecked(
+                    "user and password credentials are not accepted (auth.obxAdmin is not set)"
+                        .to_owned(),
+                );
+            }
+        };
+        let rejected =
+            |m: String| Check::Invalid(Method::AdminUser, Failure::CredentialsRejected(m));
+        let key: String = user.to_lowercase().chars().take(64).collect();
+        if let Err(wait) = self.admin_throttle.check(&key) {
+            return rejected(format!(
+                "admin user: too many failed attempts; retry in {} s",
+                wait.as_secs() + 1
+            ));
+        }
+        match users.verify(user, password).await {
+            Ok(Some(found)) if found.permissions.sync_login => Check::Valid(Identity {
+                method: Method::AdminUser,
+                claims: None,
+                can_write: found.permissions.sync_write,
+            }),
+            Ok(Some(found)) => rejected(format!(
+                "admin user {}: user lacks the sync login permission",
+                found.name
+            )),
+            Ok(None) => {
+                self.admin_throttle.failed(&key);
+                rejected("admin user: wrong user name or password".to_owned())
+            }
+            Err(e) => Check::Invalid(
+                Method::AdminUser,
+                Failure::AuthUnreachable(format!("admin user: cannot check the password: {e}")),
             ),
         }
     }
@@ -451,7 +517,8 @@ fn credential_kind(credential: &Credential) -> Option<Method> {
     match credential {
         Credential::SharedSecret { .. } => Some(Method::SharedSecret),
         Credential::Jwt { kind, .. } => Some(Method::Jwt(*kind)),
-        Credential::None | Credential::UserPassword { .. } => None,
+        Credential::UserPassword { .. } => Some(Method::AdminUser),
+        Credential::None => None,
     }
 }
 

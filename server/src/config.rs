@@ -50,6 +50,9 @@ pub const DEFAULT_ADMIN_BIND: &str = "http://127.0.0.1:9980";
 pub const DEFAULT_ADMIN_PORT: u16 = 9980;
 /// Worker threads of the admin HTTP server when `--admin-threads` is not given.
 pub const DEFAULT_ADMIN_THREADS: usize = 4;
+/// An admin session ends after this long without a request (sliding expiry).
+pub const DEFAULT_ADMIN_SESSION_TTL: std::time::Duration =
+    std::time::Duration::from_secs(12 * 3600);
 /// Log level when neither `--log-level` nor `logLevel` is given.
 pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
 /// Full-sync messages are split into chunks of this many MiB.
@@ -120,6 +123,9 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Open the admin server without login (`--admin-unsecured-no-authentication`).
     pub admin_unsecured_no_authentication: bool,
+    /// How long an admin session lives without requests. Not an option: always
+    /// [`DEFAULT_ADMIN_SESSION_TTL`], except in tests.
+    pub admin_session_ttl: std::time::Duration,
     /// Trial period in days (`--trial-days`, `trialDays`).
     pub trial_days: Option<u32>,
     /// Messages to log once logging is up, in order.
@@ -498,6 +504,7 @@ impl fmt::Debug for Config {
                 "admin_unsecured_no_authentication",
                 &self.admin_unsecured_no_authentication,
             )
+            .field("admin_session_ttl", &self.admin_session_ttl)
             .field("trial_days", &self.trial_days)
             .field("notes", &self.notes)
             .field("unsupported", &self.unsupported)
@@ -532,6 +539,7 @@ impl Config {
             admin_user: None,
             admin_password: None,
             admin_unsecured_no_authentication: false,
+            admin_session_ttl: DEFAULT_ADMIN_SESSION_TTL,
             trial_days: None,
             notes: Vec::new(),
             unsupported: Vec::new(),
@@ -543,16 +551,10 @@ impl Config {
 mod unsupported {
     pub const ADMIN_HTTPS: &str = "https:// in --admin-bind / adminBind";
     pub const ADMIN_THREADS: &str = "--admin-threads / adminThreads";
-    pub const ADMIN_USER: &str = "--admin-user / adminUser";
-    pub const ADMIN_PASSWORD: &str = "--admin-password / adminPassword";
-    pub const ADMIN_UNSECURED: &str =
-        "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication";
     pub const WSS: &str = "wss:// in --bind / bind";
     pub const CERT: &str = "--cert / certificatePath";
     pub const AUTH_GOOGLE: &str = "auth.google";
-    pub const AUTH_OBX_ADMIN: &str = "--auth-obx-admin / auth.obxAdmin";
     pub const AUTH_REQUIRED_GOOGLE: &str = "GOOGLE_AUTH in --auth-required";
-    pub const AUTH_REQUIRED_OBX_ADMIN: &str = "OBX_ADMIN_USER in --auth-required";
     pub const SYNC_FILTERS: &str = "syncFilters";
     pub const CLUSTER_ID: &str = "--cluster-id / clusterId";
     pub const FIXED_LEADER: &str = "--fixed-leader / fixedLeader";
@@ -711,6 +713,7 @@ fn merge(
         admin_password: non_empty(cli.admin_password).or(file.admin_password),
         admin_unsecured_no_authentication: cli.admin_unsecured_no_authentication
             || file.admin_unsecured_no_authentication,
+        admin_session_ttl: DEFAULT_ADMIN_SESSION_TTL,
         trial_days: cli.trial_days.or(file.trial_days),
         notes,
         unsupported: Vec::new(),
@@ -724,21 +727,10 @@ fn merge(
     let async_tx_slot = cli.async_tx_slot.or(file.async_tx_slot);
     let reported = [
         (config.admin_threads.is_some(), unsupported::ADMIN_THREADS),
-        (config.admin_user.is_some(), unsupported::ADMIN_USER),
-        (config.admin_password.is_some(), unsupported::ADMIN_PASSWORD),
-        (
-            config.admin_unsecured_no_authentication,
-            unsupported::ADMIN_UNSECURED,
-        ),
         (a.google.is_some(), unsupported::AUTH_GOOGLE),
-        (a.obx_admin.is_some(), unsupported::AUTH_OBX_ADMIN),
         (
             a.required.iter().any(|r| r == "GOOGLE_AUTH"),
             unsupported::AUTH_REQUIRED_GOOGLE,
-        ),
-        (
-            a.required.iter().any(|r| r == "OBX_ADMIN_USER"),
-            unsupported::AUTH_REQUIRED_OBX_ADMIN,
         ),
         (!config.sync_filters.is_empty(), unsupported::SYNC_FILTERS),
         (cluster_id.is_some(), unsupported::CLUSTER_ID),

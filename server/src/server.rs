@@ -82,6 +82,8 @@ pub enum Error {
     Auth(crate::auth::Error),
     #[error(transparent)]
     Schema(#[from] schema::Error),
+    #[error("admin users: {0}")]
+    AdminUsers(String),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -117,8 +119,9 @@ pub async fn run(
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let users = crate::admin::auth::Users::new(store.clone());
     let auth = match crate::auth::Authenticator::from_config(&config) {
-        Ok(auth) => std::sync::Arc::new(auth),
+        Ok(auth) => std::sync::Arc::new(auth.with_admin_users(users.clone())),
         Err(e) => {
             store.close();
             return Err(Error::Auth(e));
@@ -137,6 +140,16 @@ pub async fn run(
             return Err(e.into());
         }
     };
+    let sessions = crate::admin::auth::Sessions::new(users, config.admin_session_ttl);
+    if let Err(message) = sessions.prepare(&config).await {
+        drop(sessions);
+        drop(sync);
+        store.close();
+        return Err(Error::AdminUsers(message));
+    }
+    if config.admin_unsecured_no_authentication && config.admin_bind.is_some() {
+        tracing::warn!(target: "HttpSv", "INSECURE admin mode: no login required");
+    }
     let config = std::sync::Arc::new(config);
     let series = std::sync::Arc::new(crate::sync::series::Series::new());
     let admin_state = crate::admin::AdminState(std::sync::Arc::new(crate::admin::AdminShared {
@@ -153,7 +166,7 @@ pub async fn run(
             admin: listeners.admin_addr(),
             admin_tls: config.admin_bind.as_ref().is_some_and(|a| a.tls),
         },
-        auth: crate::admin::auth::Sessions::default(),
+        auth: sessions,
     }));
     // Samples the sync counters once a second for the admin statistics; stops with the servers.
     let sampler = tokio::spawn(crate::sync::series::run_sampler(

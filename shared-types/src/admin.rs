@@ -1,5 +1,6 @@
 //! Admin HTTP API bodies: every request and response of `/api/*` on the admin port.
 
+pub mod auth;
 pub mod data;
 pub mod error;
 pub mod events;

@@ -296,10 +296,11 @@ fn bad_settings_are_named() {
     );
     assert_eq!(
         error(AuthConfig {
-            obx_admin: Some(crate::config::ObxAdminAuth { required: false }),
+            required: vec!["OBX_ADMIN_USER".into()],
             ..AuthConfig::default()
         }),
-        "--auth-obx-admin / auth.obxAdmin is not supported yet"
+        "credential type OBX_ADMIN_USER is required (--auth-required) but auth.obxAdmin is not \
+         configured"
     );
 }
 
@@ -657,7 +658,7 @@ async fn secured_server_rejects_missing_and_unsupported_credentials() {
                 user: "admin".into(),
                 password: "hunter2".into(),
             }],
-            "user and password credentials are not supported yet",
+            "user and password credentials are not accepted (auth.obxAdmin is not set)",
         ),
         (
             vec![Credential::Jwt {

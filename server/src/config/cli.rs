@@ -118,7 +118,7 @@ pub(super) struct Cli {
     pub debug: bool,
 
     /// Use admin users (with sync permissions) to authenticate clients
-    #[arg(long = "auth-obx-admin", help_heading = NOT_YET)]
+    #[arg(long = "auth-obx-admin", help_heading = AUTH)]
     pub auth_obx_admin: bool,
 
     /// Comma-separated credential types clients must present, e.g. JWT_ID,SHARED_SECRET_SIPPED
@@ -143,17 +143,17 @@ pub(super) struct Cli {
     pub admin_threads: Option<usize>,
 
     /// Name of the admin user to create on first start
-    #[arg(long = "admin-user", value_name = "NAME", help_heading = NOT_YET)]
+    #[arg(long = "admin-user", value_name = "NAME", help_heading = ADMIN)]
     pub admin_user: Option<String>,
 
     /// Password of the admin user (prefer the environment variable to keep it out of `ps`)
     #[arg(long = "admin-password", value_name = "PASSWORD", env = "SYNC_SERVER_ADMIN_PASSWORD",
-          hide_env_values = true, help_heading = NOT_YET)]
+          hide_env_values = true, help_heading = ADMIN)]
     pub admin_password: Option<String>,
 
     #[arg(
         long = "admin-unsecured-no-authentication",
-        help_heading = NOT_YET,
+        help_heading = ADMIN,
         help = "[INSECURE] Open the admin web server without login, e.g. to recover a lost password"
     )]
     pub admin_unsecured_no_authentication: bool,

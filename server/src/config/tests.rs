@@ -1119,7 +1119,7 @@ admin_user: Some("admin")
 admin_password: Some("pw")
 admin_unsecured_no_authentication: true
 trial_days: Some(30)
-unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--admin-password / adminPassword", "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication", "GOOGLE_AUTH in --auth-required", "OBX_ADMIN_USER in --auth-required", "--cluster-id / clusterId", "--fixed-leader / fixedLeader", "--fixed-follower / fixedFollower", "--mongo-url / mongoDb.url", "--mongo-db / mongoDb.database", "--mongo-initial-import / mongoDb.automaticInitialImport", "--no-stacks / noStacks", "--async-tx-slot / asyncTxSlot", "--restore-backup", "--backup-overwrites-db"]"#,
+unsupported: ["--admin-threads / adminThreads", "GOOGLE_AUTH in --auth-required", "--cluster-id / clusterId", "--fixed-leader / fixedLeader", "--fixed-follower / fixedFollower", "--mongo-url / mongoDb.url", "--mongo-db / mongoDb.database", "--mongo-initial-import / mongoDb.automaticInitialImport", "--no-stacks / noStacks", "--async-tx-slot / asyncTxSlot", "--restore-backup", "--backup-overwrites-db"]"#,
     );
     let dir = tempfile::tempdir().unwrap();
     let unsupported = |file: &str| load(dir.path(), &[], Some(file)).unwrap().unsupported;
@@ -1138,11 +1138,7 @@ unsupported: ["--admin-threads / adminThreads", "--admin-user / adminUser", "--a
         ),
         [
             "--admin-threads / adminThreads",
-            "--admin-user / adminUser",
-            "--admin-password / adminPassword",
-            "--admin-unsecured-no-authentication / adminUnsecuredNoAuthentication",
             "auth.google",
-            "--auth-obx-admin / auth.obxAdmin",
             "syncFilters",
             "--cluster-id / clusterId",
             "--fixed-leader / fixedLeader",

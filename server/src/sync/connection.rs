@@ -47,6 +47,7 @@ pub async fn run(service: Arc<SyncService>, socket: WebSocket, addr: SocketAddr,
         last_sent: Instant::now(),
         live: None,
         registered: false,
+        can_write: true,
     };
     let result = connection.serve().await;
     if let Err(reason) = &result {
@@ -75,6 +76,9 @@ struct Connection {
     /// Live commits; subscribed at login, before any catch-up reads the log.
     live: Option<broadcast::Receiver<Arc<Committed>>>,
     registered: bool,
+    /// False for identities without write permission (admin users without sync write): their
+    /// transactions are rejected with `NoPermission`, but they still receive data.
+    can_write: bool,
 }
 
 impl Connection {
@@ -189,12 +193,23 @@ impl Connection {
                         ops: vec![],
                     },
                 );
-                let answer = self.service.hub.apply(
-                    self.session.peer(),
-                    tx.clone(),
-                    bytes,
-                    self.session.known().properties.clone(),
-                );
+                let answer = if self.can_write {
+                    self.service.hub.apply(
+                        self.session.peer(),
+                        tx.clone(),
+                        bytes,
+                        self.session.known().properties.clone(),
+                    )
+                } else {
+                    Counters::inc(&counters.client_txs_rejected);
+                    let (reply, answer) = oneshot::channel();
+                    let _ = reply.send(Outcome::Rejected {
+                        code: shared_types::protocol::TxErrorCode::NoPermission,
+                        message: "this login may not send changes (no sync write permission)"
+                            .into(),
+                    });
+                    answer
+                };
                 self.pending.push_back((tx.tx_id, answer));
             }
         }
@@ -299,8 +314,9 @@ impl Connection {
         .await;
         let (head, _) = service.hub.store.log_bounds().unwrap_or((0, None));
         match result {
-            Ok((version, _can_write)) => {
+            Ok((version, can_write)) => {
                 self.registered = true;
+                self.can_write = can_write;
                 counters
                     .connected_clients
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

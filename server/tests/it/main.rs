@@ -3,6 +3,7 @@
 
 mod admin_data;
 mod admin_stats;
+mod admin_users;
 mod cli;
 mod protocol;
 mod schema_versions;
