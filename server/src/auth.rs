@@ -490,7 +490,13 @@ impl Authenticator {
                 wait.as_secs() + 1
             ));
         }
-        match users.verify(user, password).await {
+        // Counted as failed up front, so that parallel guesses are throttled too.
+        self.admin_throttle.failed(&key);
+        let verified = users.verify(user, password).await;
+        if !matches!(verified, Ok(None)) {
+            self.admin_throttle.succeeded(&key);
+        }
+        match verified {
             Ok(Some(found)) if found.permissions.sync_login => Check::Valid(Identity {
                 method: Method::AdminUser,
                 claims: None,
@@ -500,10 +506,7 @@ impl Authenticator {
                 "admin user {}: user lacks the sync login permission",
                 found.name
             )),
-            Ok(None) => {
-                self.admin_throttle.failed(&key);
-                rejected("admin user: wrong user name or password".to_owned())
-            }
+            Ok(None) => rejected("admin user: wrong user name or password".to_owned()),
             Err(e) => Check::Invalid(
                 Method::AdminUser,
                 Failure::AuthUnreachable(format!("admin user: cannot check the password: {e}")),

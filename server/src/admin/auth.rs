@@ -372,15 +372,16 @@ async fn login(
     for key in &keys {
         auth.throttle.check(key).map_err(too_many_attempts)?;
     }
-    let user = auth
-        .users
-        .verify(&request.user, &request.password)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    let Some(user) = user else {
-        for key in &keys {
-            auth.throttle.failed(key);
-        }
+    // Counted as failed up front, so that parallel guesses are throttled too; refunded below.
+    for key in &keys {
+        auth.throttle.failed(key);
+    }
+    let verified = auth.users.verify(&request.user, &request.password).await;
+    if !matches!(verified, Ok(None)) {
+        auth.throttle.refund(&keys[0]);
+        auth.throttle.succeeded(&keys[1]);
+    }
+    let Some(user) = verified.map_err(|e| ApiError::from(e).into_response())? else {
         tracing::info!(target: "HttpSv", "Failed admin login for user {:?} from {}", truncate(&request.user), peer.ip());
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -389,7 +390,6 @@ async fn login(
         )
         .into_response());
     };
-    auth.throttle.succeeded(&keys[1]);
     let body = auth.open(&user).map_err(IntoResponse::into_response)?;
     tracing::info!(target: "HttpSv", "Admin user {} logged in from {}", user.name, peer.ip());
     Ok(with_session_cookie(body))
@@ -638,14 +638,16 @@ async fn change_password(
     if current.name.as_deref() == Some(name.as_str()) {
         let key = user_key(&name);
         auth.throttle.check(&key).map_err(too_many_attempts)?;
+        auth.throttle.failed(&key);
         let given = request.current_password.as_deref().unwrap_or("");
-        let verified = auth
-            .users
-            .verify(&name, given)
-            .await
-            .map_err(|e| ApiError::from(e).into_response())?;
-        if verified.is_none() {
-            auth.throttle.failed(&key);
+        let verified = auth.users.verify(&name, given).await;
+        if !matches!(verified, Ok(None)) {
+            auth.throttle.refund(&key);
+        }
+        if verified
+            .map_err(|e| ApiError::from(e).into_response())?
+            .is_none()
+        {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "wrong_password",

@@ -40,6 +40,20 @@ impl Throttle {
         self.failed_at(key, Instant::now());
     }
 
+    /// Takes back one failure of `key`: callers record an attempt as failed before checking
+    /// the password (so parallel attempts count at once) and refund it when it was right.
+    pub fn refund(&self, key: &str) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if let Some(entry) = entries.get_mut(key) {
+            entry.failures = entry.failures.saturating_sub(1);
+            if entry.failures < MAX_FAILURES {
+                entry.blocked_until = None;
+            }
+        }
+    }
+
     /// Forgets `key`'s failures (after a successful login).
     pub fn succeeded(&self, key: &str) {
         if let Ok(mut entries) = self.entries.lock() {

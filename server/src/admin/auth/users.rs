@@ -7,10 +7,13 @@
 //!
 //! Invariant: a password or hash never leaves this module except as a stored PHC string.
 
+use std::sync::Arc;
+
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::store::{self, Store};
 
@@ -20,11 +23,17 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const MIN_PASSWORD_LEN: usize = 8;
 /// Longest accepted password, in bytes (argon2 accepts more; this bounds the work per request).
 pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Password hashes computed at the same time at most. Each argon2 run takes about 19 MiB and a
+/// core for tens of milliseconds; more concurrent logins wait, so a login flood can neither
+/// exhaust memory nor starve the blocking pool.
+pub const MAX_CONCURRENT_HASHES: usize = 4;
 
 /// Handle to the user database. Cheap to clone.
 #[derive(Clone)]
 pub struct Users {
     store: Store,
+    /// Permits for [`MAX_CONCURRENT_HASHES`]; shared by all clones (admin API and sync logins).
+    hashing: Arc<Semaphore>,
 }
 
 /// A user without its password hash.
@@ -72,7 +81,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Users {
     pub fn new(store: Store) -> Users {
-        Users { store }
+        Users {
+            store,
+            hashing: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
+        }
     }
 
     /// Number of users.
@@ -137,6 +149,7 @@ impl Users {
             None => dummy_hash().to_owned(),
         };
         let password = password.to_owned();
+        let _permit = self.permit().await?;
         let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .map_err(|e| Error::Hash(e.to_string()))?;
@@ -149,7 +162,7 @@ impl Users {
     /// Replaces a user's password.
     pub async fn set_password(&self, name: &str, password: &str) -> Result<()> {
         check_password(password)?;
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self.hash(password).await?;
         let name = name.to_owned();
         self.store
             .write(move |wtxn, dbs| {
@@ -201,6 +214,18 @@ impl Users {
             .await?
     }
 
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.hashing
+            .acquire()
+            .await
+            .map_err(|e| Error::Hash(e.to_string()))
+    }
+
+    async fn hash(&self, password: &str) -> Result<String> {
+        let _permit = self.permit().await?;
+        hash_password(password.to_owned()).await
+    }
+
     async fn insert(
         &self,
         name: &str,
@@ -211,7 +236,7 @@ impl Users {
         check_name(name)?;
         check_password(password)?;
         let record = UserRecord {
-            password_hash: hash_password(password.to_owned()).await?,
+            password_hash: self.hash(password).await?,
             permissions,
             created_ms: store::now_ms(),
         };

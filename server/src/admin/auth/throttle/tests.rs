@@ -65,3 +65,19 @@ fn the_map_stays_bounded() {
     }
     assert!(throttle.check_at(&newest, now + secs(20)).is_err());
 }
+
+#[test]
+fn a_refund_takes_back_one_reserved_failure() {
+    let throttle = Throttle::default();
+    let now = Instant::now();
+    for _ in 0..MAX_FAILURES {
+        throttle.failed_at("k", now);
+    }
+    assert!(throttle.check_at("k", now).is_err());
+    // The last attempt turned out right.
+    throttle.refund("k");
+    assert_eq!(throttle.check_at("k", now), Ok(()));
+    throttle.failed_at("k", now);
+    assert!(throttle.check_at("k", now).is_err());
+    throttle.refund("unknown");
+}
