@@ -20,12 +20,6 @@ pub const MAX_STORED_EVENTS: u64 = 10_000;
 /// The length of an event key: time in ns (8 bytes) and a counter (4 bytes).
 pub const KEY_LEN: usize = 12;
 
-/// The admin user acting in a request, put into the request's extensions by the session guard.
-/// Handlers that record who did something (schema uploads, trial acceptance) read it; without
-/// it (e.g. `--admin-unsecured-no-authentication`) they record a generic author.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
-
 /// An event about to be recorded.
 #[derive(Debug, Clone)]
 pub struct Event {

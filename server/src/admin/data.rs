@@ -6,6 +6,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -58,6 +59,7 @@ pub struct PageQuery {
 
 /// The entities of the current model with their object counts.
 #[utoipa::path(get, path = "/api/data/entities", tag = "data",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = EntityList), (status = 401, body = ErrorBody)))]
 async fn entities(State(state): State<AdminState>) -> Result<axum::Json<EntityList>, ApiError> {
     let store = state.store.clone();
@@ -83,14 +85,16 @@ async fn entities(State(state): State<AdminState>) -> Result<axum::Json<EntityLi
 
 /// One page of an entity's objects, ordered by id.
 #[utoipa::path(get, path = "/api/data/entities/{name}/objects", tag = "data",
+    security(("bearer" = []), ("cookie" = [])),
     params(("name" = String, Path, description = "Entity name"), PageQuery),
     responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn objects(
     State(state): State<AdminState>,
     Path(name): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<axum::Json<ObjectPage>, ApiError> {
+    let Query(query) = query.map_err(query_error)?;
     let entity = find_entity(&state, &name)?.clone();
     let offset = parse_u64("offset", query.offset.as_deref(), 0, u64::MAX)?;
     let limit = parse_u64(
@@ -125,6 +129,7 @@ async fn objects(
 
 /// One object by id (`peer:local` with the peer in hex, or the plain local id for peer 0).
 #[utoipa::path(get, path = "/api/data/entities/{name}/objects/{id}", tag = "data",
+    security(("bearer" = []), ("cookie" = [])),
     params(("name" = String, Path, description = "Entity name"),
         ("id" = String, Path, description = "Object id: `peer:local` (peer in hex) or a number")),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody),
@@ -147,6 +152,7 @@ async fn object(
 
 /// Downloads one entity's objects as a JSON file, streamed.
 #[utoipa::path(get, path = "/api/data/export/{name}", tag = "data",
+    security(("bearer" = []), ("cookie" = [])),
     params(("name" = String, Path, description = "Entity name")),
     responses((status = 200, description = "`{\"entity\", \"objects\": [...]}`, streamed",
         content_type = "application/json"), (status = 404, body = ErrorBody)))]
@@ -170,6 +176,7 @@ async fn export_entity(
 
 /// Downloads every object of the database as a JSON file, streamed.
 #[utoipa::path(get, path = "/api/data/export", tag = "data",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "`{\"objects\": [{\"_entity\", ...}]}`, streamed",
         content_type = "application/json")))]
 async fn export_all(State(state): State<AdminState>) -> Response {
@@ -323,6 +330,11 @@ pub(super) fn parse_u64(
             "invalid {name} {text:?}: expected a non-negative integer"
         ))),
     }
+}
+
+/// A query string that did not parse (e.g. a repeated parameter): 400 naming the problem.
+pub(super) fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::invalid(format!("invalid query string: {}", e.body_text()))
 }
 
 /// Runs store reads off the async runtime.

@@ -2,6 +2,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -48,12 +49,14 @@ pub struct EventsQuery {
 }
 
 /// Stored log events, newest first.
-#[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery),
+#[utoipa::path(get, path = "/api/events", tag = "events",
+    security(("bearer" = []), ("cookie" = [])), params(EventsQuery),
     responses((status = 200, body = EventPage), (status = 400, body = ErrorBody)))]
 async fn page(
     State(state): State<AdminState>,
-    Query(query): Query<EventsQuery>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<axum::Json<EventPage>, ApiError> {
+    let Query(query) = query.map_err(super::data::query_error)?;
     let before = match query.before.as_deref() {
         None => None,
         Some(text) => Some(events::parse_cursor(text).ok_or_else(|| {
@@ -85,6 +88,7 @@ async fn page(
 
 /// Downloads every stored event, newest first, as a JSON array (streamed).
 #[utoipa::path(get, path = "/api/events/export", tag = "events",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "A JSON array of events, newest first",
         content_type = "application/json")))]
 async fn export(State(state): State<AdminState>) -> Response {

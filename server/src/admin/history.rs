@@ -1,6 +1,7 @@
 //! Sync history routes: the transaction log page by page, and one entry by seq.
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use serde::Deserialize;
@@ -45,12 +46,14 @@ pub struct HistoryQuery {
 }
 
 /// A page of the transaction log.
-#[utoipa::path(get, path = "/api/history", tag = "history", params(HistoryQuery),
+#[utoipa::path(get, path = "/api/history", tag = "history",
+    security(("bearer" = []), ("cookie" = [])), params(HistoryQuery),
     responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody)))]
 async fn page(
     State(state): State<AdminState>,
-    Query(query): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<axum::Json<HistoryPage>, ApiError> {
+    let Query(query) = query.map_err(super::data::query_error)?;
     if query.from.is_some() && query.before.is_some() {
         return Err(ApiError::invalid(
             "give either from (oldest first) or before (newest first), not both",
@@ -86,6 +89,7 @@ async fn page(
 
 /// One log entry by seq.
 #[utoipa::path(get, path = "/api/history/{seq}", tag = "history",
+    security(("bearer" = []), ("cookie" = [])),
     params(("seq" = String, Path, description = "Sequence number")),
     responses((status = 200, body = HistoryEntry), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]

@@ -7,6 +7,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,8 +22,9 @@ use wire::admin::schema::{
     SchemaRelation, SchemaVersion, SchemaVersionList, SwitchResult, SwitchVersion,
 };
 
+use super::auth::CurrentUser;
 use super::{AdminState, ApiError};
-use crate::events::{self, Actor, Event};
+use crate::events::{self, Event};
 use crate::schema::{self, UpdateError};
 use crate::store::SchemaVersionRecord;
 
@@ -68,6 +70,7 @@ pub struct UploadQuery {
 
 /// The model the server runs on, with type and flag names.
 #[utoipa::path(get, path = "/api/schema", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = CurrentSchema)))]
 async fn current(State(state): State<AdminState>) -> axum::Json<CurrentSchema> {
     let model = &state.schema.model;
@@ -120,6 +123,7 @@ async fn current(State(state): State<AdminState>) -> axum::Json<CurrentSchema> {
 
 /// The stored schema versions, oldest first.
 #[utoipa::path(get, path = "/api/schema/versions", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = SchemaVersionList)))]
 async fn versions(
     State(state): State<AdminState>,
@@ -136,6 +140,7 @@ async fn versions(
 
 /// One version's model JSON, exactly as it was given.
 #[utoipa::path(get, path = "/api/schema/versions/{id}/model", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "Schema version id")),
     responses((status = 200, description = "The model JSON", content_type = "application/json"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -156,17 +161,19 @@ async fn version_model(
 }
 
 /// Stores an uploaded model (the raw `objectbox-model.json`) as a new schema version.
-#[utoipa::path(post, path = "/api/schema/versions", tag = "schema", params(UploadQuery),
+#[utoipa::path(post, path = "/api/schema/versions", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])), params(UploadQuery),
     request_body(content = Object, description = "The model JSON", content_type = "application/json"),
     responses((status = 201, body = SchemaVersion),
         (status = 400, description = "`invalid_model`", body = ErrorBody),
         (status = 409, description = "`illegal_evolution` or `same_model`", body = ErrorBody)))]
 async fn upload(
     State(state): State<AdminState>,
-    actor: Option<axum::Extension<Actor>>,
-    Query(query): Query<UploadQuery>,
+    user: Option<axum::Extension<CurrentUser>>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(super::data::query_error)?;
     let accept = match query.accept_clients.as_deref() {
         None | Some("true") => true,
         Some("false") => false,
@@ -176,7 +183,9 @@ async fn upload(
             )));
         }
     };
-    let author = actor.map_or_else(|| schema::AUTHOR_ADMIN_API.to_owned(), |a| a.0.0);
+    let author = user
+        .and_then(|u| u.0.name)
+        .unwrap_or_else(|| schema::AUTHOR_ADMIN_API.to_owned());
     let store = state.store.clone();
     let by = author.clone();
     let record = super::data::blocking(move || {
@@ -200,6 +209,7 @@ async fn upload(
 
 /// Allows or refuses clients on one version.
 #[utoipa::path(put, path = "/api/schema/versions/{id}/accept-clients", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "Schema version id")),
     request_body = AcceptClients,
     responses((status = 200, body = SchemaVersion), (status = 400, body = ErrorBody),
@@ -225,7 +235,8 @@ async fn accept_clients(
 }
 
 /// Makes a stored version the current one; it applies from the server's next start.
-#[utoipa::path(put, path = "/api/schema/current", tag = "schema", request_body = SwitchVersion,
+#[utoipa::path(put, path = "/api/schema/current", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])), request_body = SwitchVersion,
     responses((status = 200, body = SwitchResult), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn switch(
@@ -270,6 +281,7 @@ async fn switch(
 
 /// Client schemas seen at login, with login counts.
 #[utoipa::path(get, path = "/api/schema/clients", tag = "schema",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ClientSchemaList)))]
 async fn clients(
     State(state): State<AdminState>,

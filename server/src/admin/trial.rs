@@ -21,8 +21,9 @@ use wire::admin::error::ErrorBody;
 use wire::admin::events::EventType;
 use wire::admin::trial::{AcceptTrial, TrialRole, TrialStatus};
 
+use super::auth::CurrentUser;
 use super::{AdminState, ApiError};
-use crate::events::{self, Actor, Event};
+use crate::events::{self, Event};
 use crate::store::{self, Store};
 
 /// `meta` key: the configured trial days (u64 BE); absent when no trial is configured.
@@ -107,23 +108,27 @@ pub fn login_refusal(store: &Store) -> Option<(LoginCode, String)> {
 
 /// The trial status of the dataset.
 #[utoipa::path(get, path = "/api/trial", tag = "trial",
+    security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = TrialStatus)))]
 async fn status(State(state): State<AdminState>) -> Result<axum::Json<TrialStatus>, ApiError> {
     Ok(axum::Json(to_wire(&read(&state.store)?, store::now_ms())))
 }
 
 /// Accepts the trial terms for this dataset (once).
-#[utoipa::path(post, path = "/api/trial/accept", tag = "trial", request_body = AcceptTrial,
+#[utoipa::path(post, path = "/api/trial/accept", tag = "trial",
+    security(("bearer" = []), ("cookie" = [])), request_body = AcceptTrial,
     responses((status = 200, body = TrialStatus), (status = 400, body = ErrorBody),
         (status = 409, description = "Already accepted", body = ErrorBody)))]
 async fn accept(
     State(state): State<AdminState>,
-    actor: Option<axum::Extension<Actor>>,
+    user: Option<axum::Extension<CurrentUser>>,
     body: Result<axum::Json<AcceptTrial>, axum::extract::rejection::JsonRejection>,
 ) -> Result<axum::Json<TrialStatus>, ApiError> {
     let axum::Json(body) = body.map_err(super::schema::json_error)?;
     let acceptance = Acceptance {
-        by: actor.map_or_else(|| ANONYMOUS_ACCEPTOR.to_owned(), |a| a.0.0),
+        by: user
+            .and_then(|u| u.0.name)
+            .unwrap_or_else(|| ANONYMOUS_ACCEPTOR.to_owned()),
         ms: store::now_ms(),
         role: body.role,
     };

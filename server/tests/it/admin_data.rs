@@ -122,11 +122,22 @@ impl Response {
 
 /// A minimal HTTP/1.1 client: one request per connection, chunked bodies decoded.
 async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Response {
+    request_with(addr, method, path, body, "").await
+}
+
+/// Like [`request`], with extra header lines (each ending in `\r\n`).
+async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    extra_headers: &str,
+) -> Response {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let body = body.unwrap_or("");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write");
@@ -326,6 +337,14 @@ async fn entities_objects_and_values_are_rendered_with_the_model() {
         400,
         "invalid_request",
         "\"-1\"",
+    );
+    check(
+        server
+            .get("/api/data/entities/Task/objects?limit=1&limit=2")
+            .await,
+        400,
+        "invalid_request",
+        "limit",
     );
     check(
         server.get("/api/data/entities/Task/objects/zz:x").await,
@@ -813,5 +832,61 @@ async fn trial_needs_acceptance_and_expires() {
         ),
         (&json!(0), &Json::Null, &json!(false))
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_logged_in_admin_is_recorded_as_author_and_acceptor() {
+    const USER: &str = "alice";
+    const PASSWORD: &str = "correct horse battery";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Admin::start(dir.path(), |c| {
+        c.admin_unsecured_no_authentication = false;
+        c.admin_user = Some(USER.into());
+        c.admin_password = Some(PASSWORD.into());
+        c.trial_days = Some(30);
+    })
+    .await;
+    // Every route of these areas needs a session.
+    for path in [
+        "/api/data/entities",
+        "/api/schema",
+        "/api/history",
+        "/api/events",
+        "/api/trial",
+    ] {
+        assert_eq!(server.get(path).await.status, 401, "{path}");
+    }
+    let login = server
+        .send(
+            "POST",
+            "/api/login",
+            &json!({"user": USER, "password": PASSWORD}).to_string(),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let token = login.json()["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    let v2 = std::fs::read_to_string(fixture("evolution/v2-add-property-and-entity.json")).unwrap();
+    let created = request_with(
+        server.http,
+        "POST",
+        "/api/schema/versions",
+        Some(&v2),
+        &bearer,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["author"], USER);
+    let accepted = request_with(
+        server.http,
+        "POST",
+        "/api/trial/accept",
+        Some("{\"role\": \"hobbyist\"}"),
+        &bearer,
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text());
+    assert_eq!(accepted.json()["acceptedBy"], USER);
     server.stop().await;
 }
