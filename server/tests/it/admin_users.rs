@@ -981,3 +981,41 @@ async fn admin_users_log_in_as_sync_clients_and_need_the_write_permission() {
     }
     server.stop().await;
 }
+
+#[test]
+fn a_bad_initial_admin_stops_start_up_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = example_model();
+    for (args, expected) in [
+        (
+            &["--admin-user", "root", "--admin-password", "short"][..],
+            "cannot create the admin user from --admin-user: the password has 5 characters; use \
+             at least 8",
+        ),
+        (
+            &[
+                "--admin-user",
+                "bad name",
+                "--admin-password",
+                "long enough",
+            ][..],
+            "invalid user name \"bad name\"",
+        ),
+        (
+            &["--admin-password", "long enough"][..],
+            "--admin-password / adminPassword is set but --admin-user / adminUser is not",
+        ),
+    ] {
+        let output = crate::support::run_to_end(
+            crate::support::sync_server(dir.path())
+                .args(["--unsecured-no-authentication", "--admin-off", "--model"])
+                .arg(&model)
+                .args(args)
+                .env_remove("SYNC_SERVER_ADMIN_PASSWORD"),
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("long enough"), "{stderr}");
+    }
+}
