@@ -4,6 +4,10 @@
 //! Uploads are validated exactly as a model file at start-up (`schema::add_version`). A switch
 //! stores the new current version; the running server keeps its model until its next start
 //! (ObjectBox restarts the server on a switch; we say so in the answer and the log).
+//!
+//! Client logins are matched against the versions as they were when the server started
+//! (`sync::SyncService` holds them): a new upload and a changed `acceptClients` flag apply to
+//! logins from the server's next start, like a switch.
 
 use axum::Router;
 use axum::body::Bytes;

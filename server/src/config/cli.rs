@@ -158,8 +158,8 @@ pub(super) struct Cli {
     )]
     pub admin_unsecured_no_authentication: bool,
 
-    /// Length of the trial period in days
-    #[arg(long = "trial-days", value_name = "N", help_heading = NOT_YET)]
+    /// Trial period in days (0 = unlimited); clients are admitted once an admin accepts the terms
+    #[arg(long = "trial-days", value_name = "N", help_heading = ADMIN)]
     pub trial_days: Option<u32>,
 
     /// Cluster ID, identical on all peers; turns on cluster mode
