@@ -21,7 +21,7 @@ use wire::admin::error::ErrorBody;
 
 use super::{AdminState, ApiError};
 use crate::model::{Entity, PropertyType, flags};
-use crate::store::Store;
+use crate::store::{SnapshotCursor, SnapshotItem, Store};
 
 /// Objects per page when the request gives no `limit`.
 pub const DEFAULT_PAGE_LIMIT: u64 = 50;
@@ -174,10 +174,10 @@ async fn export_entity(
     ))
 }
 
-/// Downloads every object of the database as a JSON file, streamed.
+/// Downloads every object and standalone relation link of the database as a JSON file, streamed.
 #[utoipa::path(get, path = "/api/data/export", tag = "data",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "`{\"objects\": [{\"_entity\", ...}]}`, streamed",
+    responses((status = 200, description = "`{\"objects\": [{\"_entity\", ...}], \"links\": [{\"relation\", \"source\", \"target\"}]}`, streamed",
         content_type = "application/json")))]
 async fn export_all(State(state): State<AdminState>) -> Response {
     let head = json!({
@@ -350,10 +350,16 @@ pub(super) async fn blocking<R: Send + 'static>(
 struct ExportState {
     store: Store,
     model: std::sync::Arc<crate::model::Model>,
+    /// `Some` for one entity's objects; `None` for the whole database (objects, then links).
     entity_uid: Option<u64>,
+    /// Where one entity's export continues (an object key).
     after: Option<Vec<u8>>,
+    /// Where the whole database's export continues.
+    cursor: Option<SnapshotCursor>,
     /// The JSON text before the first object; taken by the first chunk.
     head: Option<String>,
+    /// Whether the whole-database export has reached the `links` array.
+    in_links: bool,
     first: bool,
     done: bool,
 }
@@ -368,7 +374,9 @@ fn export(state: &AdminState, entity_uid: Option<u64>, head: Json, file: &str) -
         model: std::sync::Arc::new(state.schema.model.clone()),
         entity_uid,
         after: None,
+        cursor: None,
         head: Some(head_text),
+        in_links: false,
         first: true,
         done: false,
     };
@@ -377,37 +385,22 @@ fn export(state: &AdminState, entity_uid: Option<u64>, head: Json, file: &str) -
             return None;
         }
         let mut text = st.head.take().unwrap_or_default();
-        let store = st.store.clone();
-        let (uid, after) = (st.entity_uid, st.after.take());
-        let chunk = tokio::task::spawn_blocking(move || {
-            store.objects_chunk(uid, after.as_deref(), EXPORT_CHUNK_BYTES)
-        })
-        .await;
-        let (items, next) = match chunk {
-            Ok(Ok(chunk)) => chunk,
-            Ok(Err(e)) => return Some((Err(std::io::Error::other(e)), st.finish())),
-            Err(e) => return Some((Err(std::io::Error::other(e)), st.finish())),
-        };
-        for (uid, id, bytes) in items {
-            let Some(entity) = st.model.entity_by_uid(uid) else {
-                continue;
-            };
-            let mut object = render(entity, id, &bytes);
-            if st.entity_uid.is_none()
-                && let Json::Object(map) = &mut object
-            {
-                map.insert("_entity".into(), Json::String(entity.name.clone()));
+        match st.next_items().await {
+            Ok(items) => {
+                for item in items {
+                    st.push_item(&mut text, item);
+                }
             }
-            if !st.first {
-                text.push_str(",\n");
+            Err(e) => {
+                st.done = true;
+                return Some((Err(e), st));
             }
-            st.first = false;
-            text.push_str(&object.to_string());
         }
-        st.after = next;
-        if st.after.is_none() {
+        if st.done {
+            if st.entity_uid.is_none() && !st.in_links {
+                text.push_str("\n],\"links\":[");
+            }
             text.push_str("\n]}\n");
-            st.done = true;
         }
         Some((Ok::<Bytes, std::io::Error>(Bytes::from(text)), st))
     });
@@ -425,9 +418,86 @@ fn export(state: &AdminState, entity_uid: Option<u64>, head: Json, file: &str) -
 }
 
 impl ExportState {
-    fn finish(mut self) -> ExportState {
-        self.done = true;
-        self
+    /// Reads the next chunk in one short read transaction off the runtime; sets `done` after
+    /// the last one.
+    async fn next_items(&mut self) -> Result<Vec<SnapshotItem>, std::io::Error> {
+        let store = self.store.clone();
+        if let Some(uid) = self.entity_uid {
+            let after = self.after.take();
+            let (items, next) = tokio::task::spawn_blocking(move || {
+                store.objects_chunk(Some(uid), after.as_deref(), EXPORT_CHUNK_BYTES)
+            })
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+            self.done = next.is_none();
+            self.after = next;
+            let items = items.into_iter();
+            Ok(items
+                .map(|(entity_uid, id, props)| SnapshotItem::Object {
+                    entity_uid,
+                    id,
+                    props,
+                })
+                .collect())
+        } else {
+            let cursor = self.cursor.take();
+            let (items, next) = tokio::task::spawn_blocking(move || {
+                store.snapshot_chunk(cursor, EXPORT_CHUNK_BYTES)
+            })
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
+            self.done = next.is_none();
+            self.cursor = next;
+            Ok(items)
+        }
+    }
+
+    /// Appends one object or link to `text`, opening the `links` array at the first link.
+    fn push_item(&mut self, text: &mut String, item: SnapshotItem) {
+        let value = match item {
+            SnapshotItem::Object {
+                entity_uid,
+                id,
+                props,
+            } => {
+                let Some(entity) = self.model.entity_by_uid(entity_uid) else {
+                    return;
+                };
+                let mut object = render(entity, id, &props);
+                if self.entity_uid.is_none()
+                    && let Json::Object(map) = &mut object
+                {
+                    map.insert("_entity".into(), Json::String(entity.name.clone()));
+                }
+                object
+            }
+            SnapshotItem::Link {
+                relation_uid,
+                source,
+                target,
+            } => {
+                if !self.in_links {
+                    text.push_str("\n],\"links\":[\n");
+                    self.in_links = true;
+                    self.first = true;
+                }
+                let relation = self
+                    .model
+                    .entities
+                    .iter()
+                    .flat_map(|e| &e.relations)
+                    .find(|r| r.id.uid == relation_uid)
+                    .map_or(Json::from(relation_uid), |r| Json::String(r.name.clone()));
+                json!({"relation": relation, "source": render_id(source), "target": render_id(target)})
+            }
+        };
+        if !self.first {
+            text.push_str(",\n");
+        }
+        self.first = false;
+        text.push_str(&value.to_string());
     }
 }
 

@@ -384,6 +384,7 @@ async fn entities_objects_and_values_are_rendered_with_the_model() {
         .map(|o| o["_entity"].as_str().unwrap())
         .collect();
     assert_eq!(entities.len(), 8);
+    assert_eq!(all["links"], json!([]));
     assert_eq!(entities.iter().filter(|e| **e == "Project").count(), 1);
 
     drop(raw);
@@ -888,5 +889,71 @@ async fn a_logged_in_admin_is_recorded_as_author_and_acceptor() {
     .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text());
     assert_eq!(accepted.json()["acceptedBy"], USER);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_whole_database_export_includes_standalone_relations() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example model with a to-many relation Task.projects → Project.
+    let mut model: Json = serde_json::from_slice(&std::fs::read(example_model()).unwrap()).unwrap();
+    model["entities"][0]["relations"] = json!([
+        {"id": "1:1111111111111111111", "name": "projects", "targetId": "2:4125913566180238541"}
+    ]);
+    model["lastRelationId"] = json!("1:1111111111111111111");
+    let model_path = dir.path().join("model.json");
+    std::fs::write(&model_path, model.to_string()).unwrap();
+    let server = Admin::start(dir.path(), |c| c.model_file = Some(model_path.clone())).await;
+    let mut raw = Raw::connect(server.sync).await;
+    let schema = server.json("/api/schema").await;
+    assert_eq!(
+        schema["entities"][0]["relations"][0]["targetEntity"],
+        "Project"
+    );
+    raw.send(&ClientMessage::Login(Login {
+        protocol_version: PROTOCOL_VERSION,
+        peer_id: PEER,
+        credentials: vec![Credential::None],
+        schema_full_hash: schema["fullHash"].as_str().unwrap().to_owned(),
+        schema_base_hash: schema["baseHash"].as_str().unwrap().to_owned(),
+        last_seq: 0,
+        mode: RequestUpdatesMode::Manual,
+        last_tx_id: 0,
+    }))
+    .await;
+    match raw.recv().await {
+        ServerMessage::LoginResult {
+            code: LoginCode::Ok,
+            ..
+        } => {}
+        other => panic!("{other:?}"),
+    }
+    let project = GlobalId(PEER, 1);
+    let task = GlobalId(PEER, 2);
+    apply(
+        &mut raw,
+        1,
+        vec![
+            Op::Put {
+                entity: PROJECT,
+                id: project,
+                props: vec![(PROJECT_NAME, Value::String("home".into()))],
+            },
+            put_task(PEER, 2, "t", 0, None),
+            Op::RelAdd {
+                relation: 1,
+                source: task,
+                target: project,
+            },
+        ],
+    )
+    .await;
+    let all = server.get("/api/data/export").await.json();
+    assert_eq!(all["objects"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        all["links"],
+        json!([{"relation": "projects", "source": "A1:2", "target": "A1:1"}])
+    );
+    drop(raw);
     server.stop().await;
 }
