@@ -10,7 +10,7 @@
 //! How [`Authenticator::authenticate`] decides:
 //! - Each credential is checked by the authenticator of its kind, in the order sent; the first
 //!   valid one gives the [`Identity`]. Credentials after it are checked only if their kind is
-//!   required.
+//!   required; the client may write only if every valid credential allows it.
 //! - Required kinds (`required*` flags and `--auth-required`) must each come with a valid
 //!   credential, else the login fails even if another credential is valid.
 //! - In unsecured mode a client is admitted, as [`Method::None`], unless one of its credentials
@@ -167,7 +167,12 @@ impl Authenticator {
             match self.check(credential, nonce, peer_id).await {
                 Check::Valid(identity) => {
                     satisfied.push(identity.method);
-                    admitted.get_or_insert(identity);
+                    // Every valid credential must allow writing (a required admin user without
+                    // the sync write permission stays read-only next to a shared secret).
+                    match &mut admitted {
+                        Some(first) => first.can_write &= identity.can_write,
+                        None => admitted = Some(identity),
+                    }
                 }
                 Check::Invalid(method, failure) => refused.push((method, failure)),
                 Check::Unchecked(reason) => unchecked.push(reason),

@@ -304,6 +304,92 @@ fn bad_settings_are_named() {
     );
 }
 
+// ---- Admin users (auth.obxAdmin) ----
+
+#[tokio::test]
+async fn admin_users_log_in_with_their_sync_permissions_and_can_be_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(dir.path(), 1 << 24).unwrap();
+    let users = crate::admin::auth::Users::new(store.clone());
+    let perms = |sync_login, sync_write| crate::admin::auth::users::Permissions {
+        admin: false,
+        sync_login,
+        sync_write,
+    };
+    users
+        .create("rw", "rw-password", perms(true, true))
+        .await
+        .unwrap();
+    users
+        .create("ro", "ro-password", perms(true, false))
+        .await
+        .unwrap();
+    users
+        .create("none", "none-password", perms(false, true))
+        .await
+        .unwrap();
+    let password = |user: &str, password: &str| Credential::UserPassword {
+        user: user.into(),
+        password: password.into(),
+    };
+
+    let auth = build(secured(AuthConfig {
+        obx_admin: Some(crate::config::ObxAdminAuth { required: true }),
+        shared_secret: Some(secret(false)),
+        ..AuthConfig::default()
+    }))
+    .with_admin_users(users.clone());
+    assert!(
+        auth.describe()
+            .contains(&"admin users with the sync login permission".to_owned())
+    );
+    let login = |credentials: Vec<Credential>| {
+        let auth = &auth;
+        async move { auth.authenticate(&credentials, &NONCE, PEER).await }
+    };
+    let rw = login(vec![password("rw", "rw-password")]).await.unwrap();
+    assert_eq!((rw.method, rw.can_write), (Method::AdminUser, true));
+    let ro = login(vec![password("ro", "ro-password")]).await.unwrap();
+    assert_eq!((ro.method, ro.can_write), (Method::AdminUser, false));
+    for (credentials, expected) in [
+        (
+            vec![password("none", "none-password")],
+            "lacks the sync login permission",
+        ),
+        (vec![password("rw", "wrong")], "wrong user name or password"),
+        (
+            vec![password("ghost", "rw-password")],
+            "wrong user name or password",
+        ),
+    ] {
+        let failure = login(credentials).await.unwrap_err();
+        assert!(
+            matches!(&failure, Failure::CredentialsRejected(m) if m.contains(expected)),
+            "{failure:?}"
+        );
+    }
+    // Required: a valid shared secret alone is not enough.
+    let proof = shared_secret_proof(SECRET.as_bytes(), &NONCE, PEER);
+    let failure = login(vec![Credential::SharedSecret {
+        hmac: proof.clone(),
+    }])
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(failure, Failure::MissingRequired(_)),
+        "{failure:?}"
+    );
+    let both = login(vec![
+        Credential::SharedSecret { hmac: proof },
+        password("ro", "ro-password"),
+    ])
+    .await
+    .unwrap();
+    assert_eq!((both.method, both.can_write), (Method::SharedSecret, false));
+    drop((auth, users));
+    store.close();
+}
+
 // ---- JWT keys from publicKeyUrl ----
 
 #[tokio::test]
