@@ -212,6 +212,9 @@ pub fn add_version(
     accept_clients: bool,
 ) -> Result<SchemaVersionRecord, UpdateError> {
     let loaded = Model::from_json(json).map_err(UpdateError::InvalidModel)?;
+    for warning in &loaded.warnings {
+        tracing::warn!(target: "SchVer", "Uploaded model: {warning}");
+    }
     let model_json = String::from_utf8(json.to_vec()).map_err(|e| {
         UpdateError::InvalidModel(ModelError::new("", format!("model is not UTF-8: {e}")))
     })?;
