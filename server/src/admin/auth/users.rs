@@ -1,6 +1,6 @@
 //! Admin users in LMDB: names, argon2 password hashes and permissions.
 //!
-//! Records live in the `admin-users` database as JSON ([`UserRecord`]), keyed by name. Hashing
+//! Records live in the `admin-users` database as JSON (`UserRecord`), keyed by name. Hashing
 //! and verifying (argon2id, PHC strings with a random salt) take tens of milliseconds, so they
 //! run on the blocking pool and never on the writer thread; a write re-checks what it depends on
 //! (the name is free, an admin remains) inside its transaction.
