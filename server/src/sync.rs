@@ -67,7 +67,10 @@ pub struct ConnectionSettings {
 /// Everything the sync endpoint needs; one per server.
 pub struct SyncService {
     pub hub: Arc<Hub>,
-    pub versions: Vec<VersionInfo>,
+    /// The stored schema versions as login matching needs them; replaced by
+    /// [`SyncService::reload_versions`] when the admin API adds a version or changes whether a
+    /// version accepts clients, so those changes apply to the next login without a restart.
+    versions: std::sync::RwLock<Arc<Vec<VersionInfo>>>,
     pub current_version: u64,
     pub settings: ConnectionSettings,
     pub auth: Arc<crate::auth::Authenticator>,
@@ -101,20 +104,7 @@ impl SyncService {
                 history_target_bytes,
             },
         );
-        let mut versions = Vec::new();
-        for record in store.schema_versions()? {
-            let known = match crate::model::Model::from_json(record.model_json.as_bytes()) {
-                Ok(loaded) => known_of(&loaded.model, &model),
-                Err(_) => Known::default(),
-            };
-            versions.push(VersionInfo {
-                id: record.id,
-                full_hash: record.full_hash,
-                base_hash: record.base_hash,
-                accept_clients: record.accept_clients,
-                known,
-            });
-        }
+        let versions = load_versions(&store, &model)?;
         let settings = ConnectionSettings {
             max_message_size: usize::try_from(config.max_message_size).unwrap_or(usize::MAX),
             full_sync_split_bytes: (config.full_sync_message_split_mb * 1024.0 * 1024.0) as usize,
@@ -124,7 +114,7 @@ impl SyncService {
         };
         Ok(Arc::new(SyncService {
             hub,
-            versions,
+            versions: std::sync::RwLock::new(Arc::new(versions)),
             current_version: schema.record.id,
             settings,
             auth,
@@ -133,27 +123,41 @@ impl SyncService {
         }))
     }
 
+    /// Re-reads the stored schema versions for login matching.
+    pub fn reload_versions(&self) -> Result<(), crate::store::Error> {
+        let versions = load_versions(&self.hub.store, &self.hub.model)?;
+        if let Ok(mut current) = self.versions.write() {
+            *current = Arc::new(versions);
+        }
+        Ok(())
+    }
+
     /// Matches a client's schema hashes to a version: full hash, then base hash; unknown hashes
     /// go to the default hash's version, or the current one unless validation is strict.
-    pub fn match_schema(&self, full_hash: &str, base_hash: &str) -> Option<&VersionInfo> {
+    pub fn match_schema(&self, full_hash: &str, base_hash: &str) -> Option<VersionInfo> {
+        let versions = self.versions.read().map(|v| v.clone()).unwrap_or_default();
         let full = full_hash.to_ascii_lowercase();
         let base = base_hash.to_ascii_lowercase();
-        let found = self
-            .versions
+        let found = versions
             .iter()
             .rev()
             .find(|v| v.full_hash == full)
-            .or_else(|| self.versions.iter().rev().find(|v| v.base_hash == base));
+            .or_else(|| versions.iter().rev().find(|v| v.base_hash == base));
         match found {
-            Some(v) => Some(v).filter(|v| v.accept_clients || !self.settings.strict_schema),
+            Some(v) => Some(v)
+                .filter(|v| v.accept_clients || !self.settings.strict_schema)
+                .cloned(),
             None if self.settings.strict_schema => None,
             None => match &self.settings.default_hash {
-                Some(hash) => self
-                    .versions
+                Some(hash) => versions
                     .iter()
                     .rev()
-                    .find(|v| v.full_hash == *hash || v.base_hash == *hash),
-                None => self.versions.iter().find(|v| v.id == self.current_version),
+                    .find(|v| v.full_hash == *hash || v.base_hash == *hash)
+                    .cloned(),
+                None => versions
+                    .iter()
+                    .find(|v| v.id == self.current_version)
+                    .cloned(),
             },
         }
     }
@@ -162,6 +166,25 @@ impl SyncService {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new().fallback(entry).with_state(self)
     }
+}
+
+/// The stored schema versions with what each knows of the current model.
+fn load_versions(store: &Store, model: &Model) -> Result<Vec<VersionInfo>, crate::store::Error> {
+    let mut versions = Vec::new();
+    for record in store.schema_versions()? {
+        let known = match crate::model::Model::from_json(record.model_json.as_bytes()) {
+            Ok(loaded) => known_of(&loaded.model, model),
+            Err(_) => Known::default(),
+        };
+        versions.push(VersionInfo {
+            id: record.id,
+            full_hash: record.full_hash,
+            base_hash: record.base_hash,
+            accept_clients: record.accept_clients,
+            known,
+        });
+    }
+    Ok(versions)
 }
 
 /// Which entities and relations of the current model a client on `version` knows: those whose

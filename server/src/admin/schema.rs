@@ -5,9 +5,9 @@
 //! stores the new current version; the running server keeps its model until its next start
 //! (ObjectBox restarts the server on a switch; we say so in the answer and the log).
 //!
-//! Client logins are matched against the versions as they were when the server started
-//! (`sync::SyncService` holds them): a new upload and a changed `acceptClients` flag apply to
-//! logins from the server's next start, like a switch.
+//! A new upload and a changed `acceptClients` flag apply to the next client login at once
+//! (`SyncService::reload_versions`); which model the server applies transactions against
+//! changes only with a switch and a restart.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -196,6 +196,8 @@ async fn upload(
         schema::add_version(&store, &body, &by, accept).map_err(update_error)
     })
     .await?;
+    // Logins on the new version's hashes are matched from now on.
+    state.sync.reload_versions()?;
     events::record(
         &state.store,
         Event::new(
@@ -230,6 +232,7 @@ async fn accept_clients(
         schema::set_accept_clients(&store, id, body.accept_clients).map_err(update_error)
     })
     .await?;
+    state.sync.reload_versions()?;
     let current = state.store.current_schema_version()?;
     Ok(axum::Json(to_wire(
         &record,

@@ -294,7 +294,7 @@ impl Connection {
                         .map_err(|failure| (failure.login_code(), failure.to_string()))?,
                 )
             };
-            let version = service.match_schema(&login.schema_full_hash, &login.schema_base_hash).cloned().ok_or_else(|| {
+            let version = service.match_schema(&login.schema_full_hash, &login.schema_base_hash).ok_or_else(|| {
                 refuse(
                     LoginCode::UnsupportedDataModel,
                     format!(

@@ -957,3 +957,64 @@ async fn the_whole_database_export_includes_standalone_relations() {
     drop(raw);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn uploaded_versions_and_accept_clients_apply_to_the_next_login() {
+    use shared_types::protocol::{
+        ClientMessage, Credential, Login, LoginCode, RequestUpdatesMode, ServerMessage,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Admin::start(dir.path(), |c| c.client_schema_validation.strict = true).await;
+    let v2 = std::fs::read_to_string(fixture("evolution/v2-add-property-and-entity.json")).unwrap();
+    let model = sync_server::model::Model::from_json(v2.as_bytes())
+        .unwrap()
+        .model;
+    let login = |peer_id| {
+        ClientMessage::Login(Login {
+            protocol_version: shared_types::protocol::PROTOCOL_VERSION,
+            peer_id,
+            credentials: vec![Credential::None],
+            schema_full_hash: model.full_hash().to_string(),
+            schema_base_hash: model.base_hash().to_string(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Manual,
+            last_tx_id: 0,
+        })
+    };
+    let code = |message: ServerMessage| match message {
+        ServerMessage::LoginResult { code, .. } => code,
+        other => panic!("{other:?}"),
+    };
+    // Unknown to a strict server: refused.
+    let mut raw = crate::protocol::Raw::connect(server.sync).await;
+    raw.send(&login(1)).await;
+    assert_eq!(code(raw.recv().await), LoginCode::UnsupportedDataModel);
+    // Uploaded but refusing clients: still refused, without a restart.
+    let created = server
+        .send("POST", "/api/schema/versions?acceptClients=false", &v2)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let mut raw = crate::protocol::Raw::connect(server.sync).await;
+    raw.send(&login(2)).await;
+    assert_eq!(code(raw.recv().await), LoginCode::UnsupportedDataModel);
+    // Allowed: the next login is accepted on version 2.
+    let allowed = server
+        .send(
+            "PUT",
+            "/api/schema/versions/2/accept-clients",
+            "{\"acceptClients\": true}",
+        )
+        .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    let mut raw = crate::protocol::Raw::connect(server.sync).await;
+    raw.send(&login(3)).await;
+    match raw.recv().await {
+        ServerMessage::LoginResult {
+            code: LoginCode::Ok,
+            schema_version,
+            ..
+        } => assert_eq!(schema_version, 2),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}
