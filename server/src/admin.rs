@@ -13,6 +13,7 @@ pub mod data;
 pub mod error;
 pub mod events;
 pub mod history;
+pub mod openapi;
 pub mod schema;
 pub mod stats;
 pub mod status;
@@ -65,6 +66,7 @@ impl std::ops::Deref for AdminState {
 pub fn router(state: AdminState) -> Router {
     let public = Router::new()
         .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi::serve))
         .merge(auth::public_routes())
         .merge(stats::public_routes());
     let protected = Router::new()
@@ -86,6 +88,9 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// Liveness: the server answers and its database reads.
+#[utoipa::path(get, path = "/api/health", tag = "health",
+    responses((status = 200, description = "The server is up", body = wire::health::Health)))]
 async fn health(State(state): State<AdminState>) -> axum::Json<wire::health::Health> {
     // Touch the store so that the probe fails if the database stopped answering.
     let status = match state.store.current_schema_version() {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Liveness report of a running server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     /// Always `"ok"` while the server answers.

@@ -2,6 +2,7 @@
 //! loopback sockets. One binary with modules, so it links once.
 
 mod admin_data;
+mod admin_openapi;
 mod admin_stats;
 mod admin_users;
 mod cli;
