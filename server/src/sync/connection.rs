@@ -595,10 +595,10 @@ impl Connection {
         Counters::inc(&counters.messages_sent);
         Counters::add(&counters.bytes_sent, frame.len() as u64);
         self.last_sent = Instant::now();
-        self.socket
-            .send(Message::Binary(frame))
-            .await
-            .map_err(|e| format!("send failed: {e}"))
+        self.socket.send(Message::Binary(frame)).await.map_err(|e| {
+            Counters::inc(&counters.message_send_failures);
+            format!("send failed: {e}")
+        })
     }
 }
 
