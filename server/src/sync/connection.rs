@@ -361,7 +361,8 @@ impl Connection {
                     message: message.clone(),
                     server_time_ms: crate::store::now_ms(),
                     schema_version: 0,
-                    head_seq: head,
+                    // A refused client learns nothing about the data.
+                    head_seq: 0,
                 })
                 .await?;
                 let _ = self.socket.send(Message::Close(None)).await;
