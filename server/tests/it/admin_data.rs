@@ -7,9 +7,7 @@ use std::path::Path;
 use serde_json::{Value as Json, json};
 use shared_types::protocol::*;
 use sync_server::config::Config;
-use sync_server::{Listeners, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
 
 use crate::protocol::Raw;
 use crate::support::{example_model, fixture};
@@ -25,8 +23,7 @@ const PROJECT_NAME: u32 = 2;
 struct Admin {
     sync: SocketAddr,
     http: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    inner: crate::support::InProcess,
 }
 
 impl Admin {
@@ -35,32 +32,14 @@ impl Admin {
         config.admin_unsecured_no_authentication = true;
         config.log_level = sync_server::logging::LogLevel::Warn;
         tweak(&mut config);
-        let listeners = Listeners::bind(&config).await.expect("bind");
-        let sync = listeners.sync_addr().expect("sync addr");
-        let http = listeners.admin_addr().expect("admin addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            run(config, listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Admin {
-            sync,
-            http,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let inner = crate::support::InProcess::start(config).await;
+        let sync = inner.sync;
+        let http = inner.admin.expect("admin addr");
+        Admin { sync, http, inner }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task");
-        }
+    async fn stop(self) {
+        self.inner.stop().await;
     }
 
     async fn get(&self, path: &str) -> Response {

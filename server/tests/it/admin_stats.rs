@@ -7,10 +7,8 @@ use std::path::Path;
 use serde_json::{Value as Json, json};
 use shared_types::protocol::*;
 use sync_server::config::Config;
-use sync_server::{Listeners, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 use crate::protocol::Raw;
 use crate::support::example_model;
@@ -24,8 +22,7 @@ struct Server {
     sync: SocketAddr,
     admin: SocketAddr,
     db_dir: std::path::PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    inner: crate::support::InProcess,
 }
 
 impl Server {
@@ -37,33 +34,19 @@ impl Server {
         config.log_level = sync_server::logging::LogLevel::Warn;
         config.admin_unsecured_no_authentication = true;
         tweak(&mut config);
-        let listeners = Listeners::bind(&config).await.expect("bind");
-        let sync = listeners.sync_addr().expect("sync addr");
-        let admin = listeners.admin_addr().expect("admin addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            run(config, listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
+        let inner = crate::support::InProcess::start(config).await;
+        let sync = inner.sync;
+        let admin = inner.admin.expect("admin addr");
         Server {
             sync,
             admin,
             db_dir,
-            stop: Some(stop),
-            task: Some(task),
+            inner,
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task");
-        }
+    async fn stop(self) {
+        self.inner.stop().await;
     }
 
     async fn get(&self, path: &str) -> Reply {

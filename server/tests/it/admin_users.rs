@@ -9,10 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use shared_types::protocol::*;
 use sync_server::config::{Config, ObxAdminAuth};
-use sync_server::{Listeners, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 use crate::protocol::{Raw, example_hashes};
 use crate::support::{Running, example_model};
@@ -24,8 +22,7 @@ const ADMIN_PASSWORD: &str = "correct horse battery";
 struct Server {
     sync: SocketAddr,
     admin: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    inner: crate::support::InProcess,
 }
 
 impl Server {
@@ -35,32 +32,14 @@ impl Server {
         config.admin_user = Some(ADMIN.into());
         config.admin_password = Some(ADMIN_PASSWORD.into());
         tweak(&mut config);
-        let listeners = Listeners::bind(&config).await.expect("bind");
-        let sync = listeners.sync_addr().expect("sync addr");
-        let admin = listeners.admin_addr().expect("admin addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            run(config, listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            sync,
-            admin,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let inner = crate::support::InProcess::start(config).await;
+        let sync = inner.sync;
+        let admin = inner.admin.expect("admin addr");
+        Server { sync, admin, inner }
     }
 
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task");
-        }
+    async fn stop(self) {
+        self.inner.stop().await;
     }
 
     async fn call(&self, method: &str, path: &str, auth: Auth<'_>, body: Option<Value>) -> Reply {

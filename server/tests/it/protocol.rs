@@ -8,9 +8,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use shared_types::protocol::*;
 use sync_server::config::Config;
-use sync_server::{Listeners, run};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -28,8 +26,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Server {
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    inner: crate::support::InProcess,
 }
 
 impl Server {
@@ -39,30 +36,13 @@ impl Server {
         // Keep test output readable; the binary-level tests check the log lines.
         config.log_level = sync_server::logging::LogLevel::Warn;
         tweak(&mut config);
-        let listeners = Listeners::bind(&config).await.expect("bind");
-        let addr = listeners.sync_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            run(config, listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server runs");
-        });
-        Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        let inner = crate::support::InProcess::start(config).await;
+        let addr = inner.sync;
+        Server { addr, inner }
     }
 
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task");
-        }
+    pub async fn stop(self) {
+        self.inner.stop().await;
     }
 }
 

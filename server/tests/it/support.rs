@@ -184,3 +184,46 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 pub fn body(response: &str) -> &str {
     response.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
+
+/// The server running in-process (`sync_server::run`) on loopback listeners, stopped by
+/// [`InProcess::stop`]: what the in-process test modules build their servers on.
+pub struct InProcess {
+    pub sync: SocketAddr,
+    /// `None` when the config turns the admin server off.
+    pub admin: Option<SocketAddr>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl InProcess {
+    /// Binds the config's listeners and runs the server until [`InProcess::stop`].
+    pub async fn start(config: sync_server::config::Config) -> InProcess {
+        let listeners = sync_server::Listeners::bind(&config).await.expect("bind");
+        let sync = listeners.sync_addr().expect("sync addr");
+        let admin = listeners.admin_addr();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            sync_server::run(config, listeners, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        InProcess {
+            sync,
+            admin,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts the server down as SIGTERM would and waits until it has closed the database.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task");
+        }
+    }
+}
