@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sync_server::config::Config;
-use sync_server::{Listeners, run};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 use crate::support::example_model;
 
@@ -53,12 +51,8 @@ async fn every_documented_route_exists_and_protected_ones_need_a_session() {
     config.log_level = sync_server::logging::LogLevel::Warn;
     config.admin_user = Some("root".into());
     config.admin_password = Some("root-password".into());
-    let listeners = Listeners::bind(&config).await.unwrap();
-    let addr = listeners.admin_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, listeners, async {
-        let _ = stopped.await;
-    }));
+    let server = crate::support::InProcess::start(config).await;
+    let addr = server.admin.expect("admin addr");
 
     let (status, doc) = call(addr, "GET", "/api/openapi.json", None, "").await;
     assert_eq!(status, 200);
@@ -118,6 +112,5 @@ async fn every_documented_route_exists_and_protected_ones_need_a_session() {
         }
     }
     assert!(checked >= 30, "{checked}");
-    let _ = stop.send(());
-    task.await.unwrap().unwrap();
+    server.stop().await;
 }
