@@ -149,7 +149,8 @@ pub struct SyncBind {
 /// Where the admin HTTP server listens: `http://host:port` or `https://host:port`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AdminBind {
-    /// `https://` (not supported yet).
+    /// `https://`: TLS with the same certificate and key as `wss://` (from
+    /// [`Config::certificate_path`]; ObjectBox takes one PEM file here instead).
     pub tls: bool,
     /// Host name or IP address, IPv6 without brackets.
     pub host: String,
@@ -549,10 +550,7 @@ impl Config {
 
 /// Names in [`Config::unsupported`], as "CLI option / JSON key".
 mod unsupported {
-    pub const ADMIN_HTTPS: &str = "https:// in --admin-bind / adminBind";
     pub const ADMIN_THREADS: &str = "--admin-threads / adminThreads";
-    pub const WSS: &str = "wss:// in --bind / bind";
-    pub const CERT: &str = "--cert / certificatePath";
     pub const AUTH_GOOGLE: &str = "auth.google";
     pub const AUTH_REQUIRED_GOOGLE: &str = "GOOGLE_AUTH in --auth-required";
     pub const SYNC_FILTERS: &str = "syncFilters";
@@ -645,26 +643,30 @@ fn merge(
     let certificate_path = cli.cert.or(file.certificate_path).map(|p| cwd.join(p));
     if let Some(dir) = &certificate_path {
         check_certificate_dir(dir)?;
-        unsupported.push(unsupported::CERT.to_owned());
     }
-    if bind.tls {
-        if certificate_path.is_none() {
-            return Err(ConfigError::Invalid {
-                what: "--bind / bind".to_owned(),
-                message: format!(
-                    "{bind} needs a certificate directory with {CERT_FILE_NAME} and \
-                     {KEY_FILE_NAME}; set --cert or certificatePath"
-                ),
-            });
+    let https_admin = admin_bind.as_ref().filter(|a| a.tls);
+    if certificate_path.is_none() {
+        let needs_certificate = |what: &str, url: String| ConfigError::Invalid {
+            what: what.to_owned(),
+            message: format!(
+                "{url} needs a certificate directory with {CERT_FILE_NAME} and \
+                 {KEY_FILE_NAME}; set --cert or certificatePath"
+            ),
+        };
+        if bind.tls {
+            return Err(needs_certificate("--bind / bind", bind.to_string()));
         }
-        unsupported.push(unsupported::WSS.to_owned());
-    } else if certificate_path.is_some() {
+        if let Some(admin) = https_admin {
+            return Err(needs_certificate(
+                "--admin-bind / adminBind",
+                admin.to_string(),
+            ));
+        }
+    } else if !bind.tls && https_admin.is_none() {
         notes.push(Note::warn(format!(
-            "--cert / certificatePath has no effect because the bind address {bind} is not wss://"
+            "--cert / certificatePath has no effect because neither the bind address {bind} is \
+             wss:// nor the admin bind address is https://"
         )));
-    }
-    if admin_bind.as_ref().is_some_and(|a| a.tls) {
-        unsupported.push(unsupported::ADMIN_HTTPS.to_owned());
     }
 
     let max_message_size = file

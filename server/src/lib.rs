@@ -14,6 +14,7 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod tls;
 
 pub use server::{Listeners, run};
 

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -18,6 +19,7 @@ use crate::logging;
 use crate::schema;
 use crate::store::{self, Store};
 use crate::sync::SyncService;
+use crate::tls::{TlsAcceptor, TlsListener};
 
 /// The listening sockets, bound before [`run`] so that tests can bind port 0 and read the port.
 #[derive(Debug)]
@@ -84,6 +86,8 @@ pub enum Error {
     Schema(#[from] schema::Error),
     #[error("admin users: {0}")]
     AdminUsers(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::Error),
     #[error("server I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -103,6 +107,7 @@ pub async fn run(
     let started = *PROCESS_START.get_or_init(Instant::now);
     let level = logging::init(config.log_level);
     preflight(&config)?;
+    let tls = load_tls(&config)?;
 
     let store = Store::open(&config.db_directory, config.db_max_size)?;
     let schema = match schema::init(&store, config.model_file.as_deref()) {
@@ -175,13 +180,22 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
-    tracing::info!(target: "SvrMsg", "Registering server transport for ws");
+    let sync_tls = tls.as_ref().filter(|_| config.bind.tls);
+    let admin_tls = tls
+        .as_ref()
+        .filter(|_| config.admin_bind.as_ref().is_some_and(|a| a.tls));
+    tracing::info!(
+        target: "SvrMsg",
+        "Registering server transport for {}",
+        if sync_tls.is_some() { "wss" } else { "ws" }
+    );
     let sync_addr = listeners.sync.local_addr()?;
     tracing::info!(
         target: "SvrWs",
-        "Listening on {} port {} without TLS",
+        "Listening on {} port {} {} TLS",
         describe_ip(sync_addr),
-        sync_addr.port()
+        sync_addr.port(),
+        if sync_tls.is_some() { "with" } else { "without" }
     );
     if config.unsecured_no_authentication {
         tracing::warn!(
@@ -194,6 +208,7 @@ pub async fn run(
     }
     let sync_server = tokio::spawn(serve(
         listeners.sync,
+        sync_tls.cloned(),
         sync.clone().router(),
         stop_rx.clone(),
     ));
@@ -202,10 +217,12 @@ pub async fn run(
     let admin_server = match listeners.admin {
         Some(admin) => {
             let addr = admin.local_addr()?;
-            tracing::info!(target: "SySvAp", "Starting admin server on http://{addr}");
-            tracing::info!(target: "HttpSv", "Listening on http://{addr}");
+            let scheme = if admin_tls.is_some() { "https" } else { "http" };
+            tracing::info!(target: "SySvAp", "Starting admin server on {scheme}://{addr}");
+            tracing::info!(target: "HttpSv", "Listening on {scheme}://{addr}");
             Some(tokio::spawn(serve(
                 admin,
+                admin_tls.cloned(),
                 crate::admin::router(admin_state.clone()),
                 stop_rx.clone(),
             )))
@@ -308,19 +325,45 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 
 static PROCESS_START: OnceLock<Instant> = OnceLock::new();
 
+/// Loads the certificate directory when a bind asks for TLS. `Config::load` already refuses a
+/// TLS bind without one; this also covers a `Config` built in code, which must not fall back to
+/// plain text.
+fn load_tls(config: &Config) -> Result<Option<TlsAcceptor>, Error> {
+    let wanted = config.bind.tls || config.admin_bind.as_ref().is_some_and(|a| a.tls);
+    match &config.certificate_path {
+        Some(dir) if wanted => Ok(Some(crate::tls::load_acceptor(dir)?)),
+        None if wanted => Err(crate::tls::Error::NoCertificateDirectory.into()),
+        _ => Ok(None),
+    }
+}
+
+/// Serves `router` on `listener`, through TLS when `tls` is set, until `stop` turns true.
 async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let stopped = async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
-    })
-    .await
+    };
+    match tls {
+        None => {
+            axum::serve(listener, make_service)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+        // The no-op tap_io is what gives a custom listener axum's `ConnectInfo<SocketAddr>`.
+        Some(acceptor) => {
+            axum::serve(
+                TlsListener::new(listener, acceptor).tap_io(|_| {}),
+                make_service,
+            )
+            .with_graceful_shutdown(stopped)
+            .await
+        }
+    }
 }
 
 async fn bind_one(

@@ -84,7 +84,7 @@ pub(super) struct Cli {
     #[arg(short = 'b', long = "bind", value_name = "URL", help_heading = NETWORK)]
     pub bind: Option<String>,
 
-    /// Directory containing cert.pem and key.pem for wss://
+    /// Directory containing cert.pem (chain) and key.pem for wss:// and an https:// admin bind
     #[arg(long = "cert", value_name = "DIR", help_heading = NETWORK)]
     pub cert: Option<PathBuf>,
 
@@ -100,8 +100,8 @@ pub(super) struct Cli {
     )]
     pub unsecured_no_authentication: bool,
 
-    /// Admin web server address, http://host:port (plain host:port is http); use 0.0.0.0 inside
-    /// Docker [default: http://127.0.0.1:9980]
+    /// Admin web server address, http://host:port or https://host:port (https needs --cert;
+    /// plain host:port is http); use 0.0.0.0 inside Docker [default: http://127.0.0.1:9980]
     #[arg(long = "admin-bind", value_name = "URL", help_heading = ADMIN)]
     pub admin_bind: Option<String>,
 

@@ -720,12 +720,10 @@ fn binds() {
         Some(r#"{"bind": "ws://0.0.0.0:99999"}"#),
         r#"invalid value "ws://0.0.0.0:99999" for bind in sync-server-config.json: port must be 0-65535, found 99999"#,
     );
-    check(
+    check_err(
         &[],
         Some(r#"{"adminBind": "https://0.0.0.0:1"}"#),
-        r#"
-admin_bind: https://0.0.0.0:1
-unsupported: ["https:// in --admin-bind / adminBind"]"#,
+        "invalid --admin-bind / adminBind: https://0.0.0.0:1 needs a certificate directory with cert.pem and key.pem; set --cert or certificatePath",
     );
 }
 
@@ -813,14 +811,26 @@ fn certificates() {
     assert_eq!(
         run(&["--cert", "certs", "-b", "wss://0.0.0.0:443"]),
         r#"bind: wss://0.0.0.0:443
-certificate_path: Some("certs")
-unsupported: ["--cert / certificatePath", "wss:// in --bind / bind"]"#
+certificate_path: Some("certs")"#
+    );
+    assert_eq!(
+        run(&["--cert", "certs", "--admin-bind", "https://127.0.0.1:8443"]),
+        r#"admin_bind: https://127.0.0.1:8443
+certificate_path: Some("certs")"#
+    );
+    assert_eq!(
+        run(&["--admin-bind", "https://127.0.0.1:8443"]),
+        "error: invalid --admin-bind / adminBind: https://127.0.0.1:8443 needs a certificate directory with cert.pem and key.pem; set --cert or certificatePath"
+    );
+    // With --admin-off an https:// admin address needs no certificate: nothing listens there.
+    assert_eq!(
+        run(&["--admin-off", "--admin-bind", "https://127.0.0.1:8443"]),
+        "admin_bind: None\nwarn: --admin-bind https://127.0.0.1:8443 is ignored because of --admin-off"
     );
     assert_eq!(
         run(&["--cert", "certs"]),
         r#"certificate_path: Some("certs")
-unsupported: ["--cert / certificatePath"]
-warn: --cert / certificatePath has no effect because the bind address ws://0.0.0.0:9999 is not wss://"#
+warn: --cert / certificatePath has no effect because neither the bind address ws://0.0.0.0:9999 is wss:// nor the admin bind address is https://"#
     );
 }
 

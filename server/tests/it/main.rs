@@ -9,3 +9,4 @@ mod cli;
 mod protocol;
 mod schema_versions;
 mod support;
+mod tls;

@@ -56,6 +56,11 @@ impl Raw {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
             .await
             .expect("connect");
+        Raw::from_ws(ws).await
+    }
+
+    /// Takes an open WebSocket (e.g. over TLS) and reads the server's Hello.
+    pub async fn from_ws(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Raw {
         let mut raw = Raw { ws, nonce: vec![] };
         match raw.recv().await {
             ServerMessage::Hello {
@@ -174,7 +179,7 @@ pub fn example_hashes() -> (String, String) {
     (model.full_hash().to_string(), model.base_hash().to_string())
 }
 
-fn put_task(peer: u64, local: u64, text: &str, clock: i64) -> Op {
+pub fn put_task(peer: u64, local: u64, text: &str, clock: i64) -> Op {
     Op::Put {
         entity: TASK,
         id: GlobalId(peer, local),
@@ -185,12 +190,12 @@ fn put_task(peer: u64, local: u64, text: &str, clock: i64) -> Op {
     }
 }
 
-fn apply(tx_id: u64, ops: Vec<Op>) -> ClientMessage {
+pub fn apply(tx_id: u64, ops: Vec<Op>) -> ClientMessage {
     ClientMessage::ApplyTx(ApplyTx { tx_id, ops })
 }
 
 /// All puts in a list of messages, by id → text.
-fn texts(messages: &[ServerMessage]) -> Vec<(GlobalId, String)> {
+pub fn texts(messages: &[ServerMessage]) -> Vec<(GlobalId, String)> {
     let mut out = Vec::new();
     let mut visit = |op: &Op| {
         if let Op::Put { id, props, .. } = op
