@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod tests;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use shared_types::protocol::{DEFAULT_MAX_MESSAGE_SIZE, LoginCode, RequestUpdates
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 
 use crate::auth::Credentials;
@@ -52,6 +54,9 @@ pub struct ClientOptions {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub connect_timeout: Duration,
+    /// A PEM file with CA certificates that `wss://` trusts besides the public roots, e.g. the
+    /// certificate of a self-signed server. Read once, by [`SyncClient::new`].
+    pub ca_certificate: Option<PathBuf>,
 }
 
 impl ClientOptions {
@@ -64,6 +69,7 @@ impl ClientOptions {
             initial_backoff: Duration::from_millis(INITIAL_BACKOFF_MS),
             max_backoff: Duration::from_millis(MAX_BACKOFF_MS),
             connect_timeout: Duration::from_millis(CONNECT_TIMEOUT_MS),
+            ca_certificate: None,
         }
     }
 }
@@ -84,6 +90,8 @@ pub struct Status {
 pub enum Error {
     #[error("invalid server URL {url:?}: {message}")]
     InvalidUrl { url: String, message: String },
+    #[error("cannot use CA certificate {}: {message}", path.display())]
+    CaCertificate { path: PathBuf, message: String },
     #[error(transparent)]
     Store(#[from] store::Error),
 }
@@ -96,8 +104,8 @@ pub struct SyncClient {
     commands: mpsc::UnboundedSender<Command>,
     status: Arc<Mutex<Status>>,
     server_time: Arc<Mutex<Option<(u64, Instant)>>>,
-    /// The engine and command receiver until `start` moves them into the task.
-    pending: Mutex<Option<(Engine, mpsc::UnboundedReceiver<Command>, ClientOptions)>>,
+    /// The engine, command receiver and TLS connector until `start` moves them into the task.
+    pending: Mutex<Option<Pending>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -105,6 +113,10 @@ impl SyncClient {
     /// Creates a client; nothing runs until [`Self::start`].
     pub fn new(store: ClientStore, options: ClientOptions) -> Result<SyncClient, Error> {
         check_url(&options.url)?;
+        let connector = match &options.ca_certificate {
+            Some(path) => Some(tls_connector(path)?),
+            None => None,
+        };
         let engine = Engine::new(
             store.clone(),
             EngineOptions {
@@ -124,7 +136,7 @@ impl SyncClient {
                 stopped: false,
             })),
             server_time: Arc::new(Mutex::new(None)),
-            pending: Mutex::new(Some((engine, command_rx, options))),
+            pending: Mutex::new(Some((engine, command_rx, options, connector))),
             task: Mutex::new(None),
         })
     }
@@ -136,7 +148,7 @@ impl SyncClient {
 
     /// Starts connecting, on the current tokio runtime. Later calls do nothing.
     pub fn start(&self) {
-        let Some((engine, commands, options)) = lock(&self.pending).take() else {
+        let Some((engine, commands, options, connector)) = lock(&self.pending).take() else {
             return;
         };
         let runner = Runner {
@@ -147,6 +159,7 @@ impl SyncClient {
             status: self.status.clone(),
             server_time: self.server_time.clone(),
             options,
+            connector,
             epoch: Instant::now(),
             logged_in: false,
         };
@@ -244,6 +257,9 @@ struct Runner {
     status: Arc<Mutex<Status>>,
     server_time: Arc<Mutex<Option<(u64, Instant)>>>,
     options: ClientOptions,
+    /// `wss://` with extra trusted roots (`ClientOptions::ca_certificate`); `None` uses
+    /// tokio-tungstenite's default (the public roots).
+    connector: Option<Connector>,
     /// Zero of the engine's monotonic milliseconds.
     epoch: Instant,
     /// Whether the current connection reached the logged-in state (which resets the backoff).
@@ -308,11 +324,23 @@ impl Runner {
         String,
     > {
         let config = WebSocketConfig::default().max_message_size(Some(DEFAULT_MAX_MESSAGE_SIZE));
-        let attempt = tokio_tungstenite::connect_async_with_config(
+        #[cfg(feature = "tls")]
+        let attempt = tokio_tungstenite::connect_async_tls_with_config(
             self.options.url.as_str(),
             Some(config),
             true,
+            self.connector.clone(),
         );
+        // Without TLS support `SyncClient::new` refuses a CA certificate, so there is no connector.
+        #[cfg(not(feature = "tls"))]
+        let attempt = {
+            debug_assert!(self.connector.is_none());
+            tokio_tungstenite::connect_async_with_config(
+                self.options.url.as_str(),
+                Some(config),
+                true,
+            )
+        };
         match tokio::time::timeout(self.options.connect_timeout, attempt).await {
             Ok(Ok((ws, _response))) => Ok(ws),
             Ok(Err(e)) => Err(e.to_string()),
@@ -494,6 +522,56 @@ impl Runner {
     fn at(&self, ms: u64) -> Instant {
         self.epoch + Duration::from_millis(ms)
     }
+}
+
+/// What [`SyncClient::new`] keeps for [`SyncClient::start`].
+type Pending = (
+    Engine,
+    mpsc::UnboundedReceiver<Command>,
+    ClientOptions,
+    Option<Connector>,
+);
+
+/// A rustls connector trusting the public roots plus the CA certificates in the PEM file `path`.
+#[cfg(feature = "tls")]
+fn tls_connector(path: &Path) -> Result<Connector, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let error = |message: String| Error::CaCertificate {
+        path: path.to_owned(),
+        message,
+    };
+    let pem = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| error(format!("invalid PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| error(format!("not a usable CA certificate: {e}")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(error("no CERTIFICATE block found".to_owned()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| error(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Connector::Rustls(Arc::new(config)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_connector(path: &Path) -> Result<Connector, Error> {
+    Err(Error::CaCertificate {
+        path: path.to_owned(),
+        message: "wss:// needs the client built with the `tls` feature".to_owned(),
+    })
 }
 
 /// Checks the URL's scheme before any connection attempt.

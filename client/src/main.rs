@@ -30,6 +30,10 @@ struct Cli {
     /// The sync server, ws://host:port or wss://host:port (needed by `sync` and `watch`).
     #[arg(long, env = "SYNC_CLIENT_SERVER")]
     server: Option<String>,
+    /// PEM file with CA certificates to trust for wss:// besides the public roots (e.g. the
+    /// certificate of a self-signed server).
+    #[arg(long, value_name = "FILE", env = "SYNC_CLIENT_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// The objectbox-model.json the local store follows.
     #[arg(long)]
     model: PathBuf,
@@ -172,6 +176,7 @@ fn client_options(cli: &Cli) -> anyhow::Result<ClientOptions> {
         .clone()
         .ok_or_else(|| anyhow!("--server ws://host:port is required for this command"))?;
     let mut options = ClientOptions::new(url);
+    options.ca_certificate.clone_from(&cli.ca_cert);
     options.credentials = match (&cli.shared_secret, &cli.jwt) {
         (Some(secret), _) => Credentials::SharedSecret(secret.clone().into_bytes()),
         (None, Some(token)) => Credentials::Jwt {

@@ -5,3 +5,4 @@ mod cli;
 mod converge;
 mod support;
 mod sync;
+mod tls;
