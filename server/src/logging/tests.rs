@@ -99,9 +99,19 @@ fn threshold_filters_by_level_and_source() {
 
 struct TestCallsite;
 static CALLSITE: TestCallsite = TestCallsite;
+static CALLSITE_METADATA: tracing::Metadata<'static> = tracing::Metadata::new(
+    "e",
+    "SvSync",
+    tracing::Level::DEBUG,
+    None,
+    None,
+    None,
+    tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)),
+    tracing::metadata::Kind::EVENT,
+);
 impl tracing::callsite::Callsite for TestCallsite {
     fn set_interest(&self, _: tracing::subscriber::Interest) {}
     fn metadata(&self) -> &tracing::Metadata<'_> {
-        unimplemented!("not used by these tests")
+        &CALLSITE_METADATA
     }
 }
