@@ -349,10 +349,16 @@ async fn serve(
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     match tls {
+        // No Nagle delay: pushes and ACKs are small messages that should leave at once.
         None => {
-            axum::serve(listener, make_service)
-                .with_graceful_shutdown(stopped)
-                .await
+            axum::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                make_service,
+            )
+            .with_graceful_shutdown(stopped)
+            .await
         }
         // The no-op tap_io is what gives a custom listener axum's `ConnectInfo<SocketAddr>`.
         Some(acceptor) => {

@@ -164,6 +164,8 @@ async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
 ) -> Option<(TlsStream<TcpStream>, SocketAddr)> {
+    // No Nagle delay for the small protocol messages (as on plain connections).
+    let _ = tcp.set_nodelay(true);
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => Some((stream, peer)),
         Ok(Err(e)) => {
