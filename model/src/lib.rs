@@ -18,6 +18,7 @@ mod hash;
 mod id_uid;
 mod parse;
 mod property_type;
+pub mod strict_json;
 mod validate;
 
 #[cfg(test)]

@@ -5,10 +5,8 @@
 //! every level, and suggest the closest key for a typo.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::logging::LogLevel;
@@ -62,14 +60,15 @@ pub(super) fn parse(
     text: &str,
     notes: &mut Vec<Note>,
 ) -> Result<FileConfig, ConfigError> {
-    let value = serde_json::from_str::<StrictValue>(text)
+    // Repeated keys are refused (except `_` comments): a repeated key silently overriding the
+    // first is almost always a mistake in a config file.
+    let value = sync_model::strict_json::from_slice(text.as_bytes(), |key| key.starts_with('_'))
         .map_err(|e| ConfigError::Json {
             path: path.to_owned(),
             line: e.line(),
             column: e.column(),
             message: json_reason(&e),
-        })?
-        .0;
+        })?;
     let Value::Object(map) = &value else {
         return Err(ConfigError::Invalid {
             what: format!("configuration file {}", path.display()),
@@ -645,72 +644,4 @@ fn json_reason(e: &serde_json::Error) -> String {
     let text = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
-}
-
-/// A JSON value that rejects repeated keys (except `_` comments, which may repeat), because a
-/// repeated key silently overriding the first is almost always a mistake in a config file.
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) && !key.starts_with('_') {
-                return Err(de::Error::custom(format!("duplicate key \"{key}\"")));
-            }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
 }
