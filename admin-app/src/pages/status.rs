@@ -1,0 +1,8 @@
+//! Placeholder: this page is being built.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn StatusPage() -> impl IntoView {
+    view! { <p class="empty">"Coming soon."</p> }
+}
