@@ -96,7 +96,11 @@ pub async fn send_no_content<B: Serialize>(method: Method, path: &str, body: &B)
 }
 
 /// `method path` with a raw text body (for example a model file), decoding a JSON answer.
-pub async fn send_text<T: DeserializeOwned>(method: Method, path: &str, body: String) -> ApiResult<T> {
+pub async fn send_text<T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: String,
+) -> ApiResult<T> {
     let response = send_raw(method, path, Some(body)).await?;
     response.json::<T>().await.map_err(ApiError::decode)
 }
@@ -110,12 +114,14 @@ async fn send_raw(method: Method, path: &str, body: Option<String>) -> ApiResult
         request = request.header("X-CSRF-Token", &token);
     }
     let response = match body {
-        Some(body) => request
-            .header("Content-Type", "application/json")
-            .body(body)
-            .map_err(ApiError::network)?
-            .send()
-            .await,
+        Some(body) => {
+            request
+                .header("Content-Type", "application/json")
+                .body(body)
+                .map_err(ApiError::network)?
+                .send()
+                .await
+        }
         None => request.send().await,
     }
     .map_err(ApiError::network)?;
