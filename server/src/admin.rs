@@ -8,6 +8,7 @@
 //! Request and response bodies are types from `shared_types::admin`; this module converts
 //! domain values to them at the edge.
 
+pub mod app;
 pub mod auth;
 pub mod data;
 pub mod error;
@@ -84,7 +85,7 @@ pub fn router(state: AdminState) -> Router {
         ));
     public
         .merge(protected)
-        .fallback(not_found)
+        .fallback(app::serve)
         .with_state(state)
 }
 
@@ -103,8 +104,4 @@ async fn health(State(state): State<AdminState>) -> axum::Json<wire::health::Hea
         uptime_seconds: state.started.elapsed().as_secs(),
         schema_version: state.schema.record.id,
     })
-}
-
-async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::not_found(format!("no such route: {}", uri.path()))
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `sync-server` binary and the real library on temp directories and
 //! loopback sockets. One binary with modules, so it links once.
 
+mod admin_app;
 mod admin_data;
 mod admin_openapi;
 mod admin_stats;
