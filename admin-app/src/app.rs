@@ -153,18 +153,30 @@ fn Shell() -> impl IntoView {
     }
 }
 
-/// On the first page of a session, an admin is taken to the sync trial page while the trial
-/// still needs accepting.
+/// On the first visit (once per browser tab), an admin is taken to the sync trial page while
+/// the trial still needs accepting; after that the admin may go anywhere.
 fn take_to_trial_once() {
+    const SHOWN: &str = "sync-trial-shown";
+    let storage = window().session_storage().ok().flatten();
+    if storage
+        .as_ref()
+        .is_some_and(|s| s.get_item(SHOWN).ok().flatten().is_some())
+    {
+        return;
+    }
     let navigate = use_navigate();
     let location = use_location();
     spawn_local(async move {
         if let Ok(trial) = api::get::<TrialStatus>("/api/trial").await
             && trial.trial_days.is_some()
             && !trial.accepted
-            && location.pathname.get_untracked() != "/sync-trial"
         {
-            navigate("/sync-trial", Default::default());
+            if let Some(storage) = storage {
+                let _ = storage.set_item(SHOWN, "1");
+            }
+            if location.pathname.get_untracked() != "/sync-trial" {
+                navigate("/sync-trial", Default::default());
+            }
         }
     });
 }
