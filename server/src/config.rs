@@ -59,6 +59,26 @@ pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
 pub const DEFAULT_FULL_SYNC_MESSAGE_SPLIT_MB: f64 = 4.0;
 /// The largest sync message in MiB (ObjectBox: 32 MB since 2025-05-27).
 pub const DEFAULT_MAX_MESSAGE_SIZE_MB: u64 = 32;
+/// Sync connections the server holds at once; more are refused with HTTP 503.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Sync connections from one IP address; more are refused with HTTP 429. Behind a reverse proxy
+/// every client has the proxy's address: raise it there, or set 0 (no limit).
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1_000;
+/// Operations (object puts and removes, relation changes) in one client transaction. Above what
+/// fits in a message of the default size (the smallest operation takes about 40 bytes), so by
+/// default the message size bounds transactions; lower it to shorten the writer's longest
+/// transaction.
+pub const DEFAULT_MAX_TX_OBJECTS: usize = 1_000_000;
+/// Messages per second one connection may send before the server stops reading from it for a
+/// while (backpressure). Above what one connection reaches in sync-bench (about 34,000/s), so it
+/// never slows a normal client.
+pub const DEFAULT_MAX_INBOUND_MESSAGES_PER_SECOND: u32 = 100_000;
+/// KiB per second one connection may send before the server stops reading from it for a while
+/// (64 MiB/s; one connection reaches about 10 MB/s in sync-bench).
+pub const DEFAULT_MAX_INBOUND_KB_PER_SECOND: u64 = 64 * 1024;
+/// How long a client may take to send its HTTP request headers (the WebSocket upgrade, or any
+/// admin request), and on the sync port, from the WebSocket upgrade to its `Login`.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a JWT public key fetched from `publicKeyUrl` is cached.
 pub const DEFAULT_JWT_PUBLIC_KEY_CACHE_EXPIRATION_SECONDS: u32 = 300;
 /// File name of the TLS certificate inside the certificate directory.
@@ -110,6 +130,8 @@ pub struct Config {
     pub full_sync_message_split_mb: f64,
     /// The largest sync message in bytes (`maxMessageSizeMb`).
     pub max_message_size: u64,
+    /// Connection, transaction and rate limits of sync clients.
+    pub limits: Limits,
     /// How clients with an unknown schema are treated (`clientSchemaValidation`).
     pub client_schema_validation: ClientSchemaValidation,
     /// Sync filter expression per type name (`syncFilters`).
@@ -156,6 +178,40 @@ pub struct AdminBind {
     pub host: String,
     /// Port; `0` picks a free one.
     pub port: u16,
+}
+
+/// Limits on what sync clients may hold and send. Each names its option in the error a client
+/// gets when it reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Sync connections at once (`--max-connections`, `maxConnections`); at least 1.
+    pub max_connections: usize,
+    /// Sync connections from one IP address; 0 means no limit (`--max-connections-per-address`,
+    /// `maxConnectionsPerAddress`).
+    pub max_connections_per_address: usize,
+    /// Operations in one client transaction (`--max-tx-objects`, `maxTxObjects`); at least 1.
+    pub max_tx_objects: usize,
+    /// Messages per second one connection may send; 0 means no limit
+    /// (`--max-inbound-messages-per-second`, `maxInboundMessagesPerSecond`).
+    pub max_inbound_messages_per_second: u32,
+    /// Bytes per second one connection may send; 0 means no limit
+    /// (`--max-inbound-kb-per-second`, `maxInboundKbPerSecond`, in KiB).
+    pub max_inbound_bytes_per_second: u64,
+    /// Not an option: always [`DEFAULT_HANDSHAKE_TIMEOUT`], except in tests.
+    pub handshake_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_tx_objects: DEFAULT_MAX_TX_OBJECTS,
+            max_inbound_messages_per_second: DEFAULT_MAX_INBOUND_MESSAGES_PER_SECOND,
+            max_inbound_bytes_per_second: DEFAULT_MAX_INBOUND_KB_PER_SECOND * KIB,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
 }
 
 /// Client authentication methods. Each configured method is an authenticator.
@@ -351,6 +407,21 @@ impl Config {
         merge(cwd, cli, file, notes)
     }
 
+    /// The configuration of a start without command-line options whose configuration file
+    /// (named `path` in messages) holds `bytes`; nothing is read from disk except that a
+    /// `certificatePath` is checked. Relative paths resolve against `cwd`. For fuzzing.
+    pub fn from_file_bytes(cwd: &Path, path: &Path, bytes: &[u8]) -> Result<Config, ConfigError> {
+        let cli = cli::parse(["sync-server"])?;
+        // The same error `read_to_string` gives a file that is not UTF-8.
+        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::Read {
+            path: path.to_owned(),
+            source: io::Error::new(io::ErrorKind::InvalidData, e),
+        })?;
+        let mut notes = Vec::new();
+        let file = file::parse(path, text, &mut notes)?;
+        merge(cwd, cli, file, notes)
+    }
+
     /// A config for tests: defaults, the given model file and database directory, sync on
     /// `ws://127.0.0.1:0`, admin on `http://127.0.0.1:0`, and no authentication.
     pub fn for_tests(model_file: Option<PathBuf>, db_directory: PathBuf) -> Config {
@@ -493,6 +564,7 @@ impl fmt::Debug for Config {
                 &self.full_sync_message_split_mb,
             )
             .field("max_message_size", &self.max_message_size)
+            .field("limits", &self.limits)
             .field("client_schema_validation", &self.client_schema_validation)
             .field("sync_filters", &self.sync_filters)
             .field(
@@ -534,6 +606,7 @@ impl Config {
             history_size_target_kb: None,
             full_sync_message_split_mb: DEFAULT_FULL_SYNC_MESSAGE_SPLIT_MB,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE_MB * MIB,
+            limits: Limits::default(),
             client_schema_validation: ClientSchemaValidation::default(),
             sync_filters: BTreeMap::new(),
             remove_without_object_data: false,
@@ -669,10 +742,35 @@ fn merge(
         )));
     }
 
-    let max_message_size = file
+    let max_message_size = cli
         .max_message_size_mb
+        .or(file.max_message_size_mb)
         .unwrap_or(DEFAULT_MAX_MESSAGE_SIZE_MB)
         .saturating_mul(MIB);
+    let limits = Limits {
+        max_connections: cli
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        max_connections_per_address: cli
+            .max_connections_per_address
+            .or(file.max_connections_per_address)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+        max_tx_objects: cli
+            .max_tx_objects
+            .or(file.max_tx_objects)
+            .unwrap_or(DEFAULT_MAX_TX_OBJECTS),
+        max_inbound_messages_per_second: cli
+            .max_inbound_messages_per_second
+            .or(file.max_inbound_messages_per_second)
+            .unwrap_or(DEFAULT_MAX_INBOUND_MESSAGES_PER_SECOND),
+        max_inbound_bytes_per_second: cli
+            .max_inbound_kb_per_second
+            .or(file.max_inbound_kb_per_second)
+            .unwrap_or(DEFAULT_MAX_INBOUND_KB_PER_SECOND)
+            .saturating_mul(KIB),
+        handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+    };
     let full_sync_message_split_mb = file
         .full_sync_message_split_mb
         .unwrap_or(DEFAULT_FULL_SYNC_MESSAGE_SPLIT_MB);
@@ -708,6 +806,7 @@ fn merge(
         history_size_target_kb: file.history_size_target_kb,
         full_sync_message_split_mb,
         max_message_size,
+        limits,
         client_schema_validation: file.client_schema_validation,
         sync_filters: file.sync_filters,
         remove_without_object_data: file.remove_without_object_data,

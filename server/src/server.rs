@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::serve::ListenerExt as _;
@@ -206,10 +206,12 @@ pub async fn run(
     for method in auth.describe() {
         tracing::info!(target: "SvSync", "Authenticator: {method}");
     }
+    let header_timeout = config.limits.handshake_timeout;
     let sync_server = tokio::spawn(serve(
         listeners.sync,
         sync_tls.cloned(),
         sync.clone().router(),
+        header_timeout,
         stop_rx.clone(),
     ));
     tracing::info!(target: "SvSync", "Started on port {}", sync_addr.port());
@@ -224,6 +226,7 @@ pub async fn run(
                 admin,
                 admin_tls.cloned(),
                 crate::admin::router(admin_state.clone()),
+                header_timeout,
                 stop_rx.clone(),
             )))
         }
@@ -342,34 +345,100 @@ async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
-    mut stop: watch::Receiver<bool>,
+    header_timeout: Duration,
+    stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let make_service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let stopped = async move {
-        let _ = stop.wait_for(|stopped| *stopped).await;
-    };
     match tls {
         // No Nagle delay: pushes and ACKs are small messages that should leave at once.
         None => {
-            axum::serve(
-                listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                }),
-                make_service,
-            )
-            .with_graceful_shutdown(stopped)
-            .await
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            serve_http1(listener, router, header_timeout, stop).await;
         }
-        // The no-op tap_io is what gives a custom listener axum's `ConnectInfo<SocketAddr>`.
         Some(acceptor) => {
-            axum::serve(
-                TlsListener::new(listener, acceptor).tap_io(|_| {}),
-                make_service,
+            serve_http1(
+                TlsListener::new(listener, acceptor),
+                router,
+                header_timeout,
+                stop,
             )
-            .with_graceful_shutdown(stopped)
-            .await
+            .await;
         }
     }
+    Ok(())
+}
+
+/// The accept loop: one task per connection serving HTTP/1.1 (with upgrades, for WebSockets);
+/// on `stop` it stops accepting, asks open connections to finish their request and close, and
+/// returns when they have. Upgraded WebSockets run in their own tasks and watch `stop`
+/// themselves.
+///
+/// Not `axum::serve`, which has no way to bound how long a client may take to send its request
+/// headers: a client that opens connections and sends nothing, or a byte now and then
+/// (slowloris), would hold them for ever. hyper's HTTP/1 connection has that bound
+/// (`header_read_timeout`, which also closes keep-alive connections idle that long).
+async fn serve_http1<L>(
+    mut listener: L,
+    router: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use tower_service::Service as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    // Every connection task holds a receiver; `closed()` resolves when the last one is gone.
+    let (open_tx, open_rx) = watch::channel(());
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => break,
+        };
+        let ready = std::future::poll_fn(|cx| {
+            tower_service::Service::<SocketAddr>::poll_ready(&mut make_service, cx)
+        });
+        let service = match ready.await {
+            Ok(()) => match make_service.call(addr).await {
+                Ok(service) => service,
+                Err(never) => match never {},
+            },
+            Err(never) => match never {},
+        };
+        let connection = http
+            .serve_connection(
+                hyper_util::rt::TokioIo::new(io),
+                hyper_util::service::TowerToHyperService::new(service),
+            )
+            .with_upgrades();
+        let mut stop = stop.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(target: "HttpSv", "connection from {addr} ended: {e}");
+            }
+            drop(open);
+        });
+    }
+    drop(open_rx);
+    open_tx.closed().await;
+}
+
+/// Resolves once `stop` is true.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
 async fn bind_one(

@@ -94,6 +94,12 @@ pub enum Error {
          restart with a larger --db-max-size (config key dbMaxSize)"
     )]
     Full { max_size: u64 },
+    /// The file system holding the database has no space left (or the quota is used up).
+    /// Nothing of the failed commit is stored; writes work again once there is space.
+    #[error(
+        "the disk holding the database is full ({message}); free space on it and writes resume"
+    )]
+    DiskFull { message: String },
     #[error(
         "database layout version {found} in {path} is newer than this server supports ({supported})"
     )]
@@ -1263,6 +1269,9 @@ fn writer_loop(env: &Env<WithoutTls>, dbs: Dbs, max_size: u64, receiver: &mpsc::
                 Err(Error::Full { max_size }) => Err(Error::Full {
                     max_size: *max_size,
                 }),
+                Err(Error::DiskFull { message }) => Err(Error::DiskFull {
+                    message: message.clone(),
+                }),
                 Err(e) => Err(Error::Corrupt {
                     what: "commit".into(),
                     message: e.to_string(),
@@ -1277,10 +1286,18 @@ fn map_write_error(e: heed::Error, max_size: u64) -> Error {
     full_error(Error::Lmdb(e), max_size)
 }
 
-/// Turns LMDB's "map full" into the error that tells the operator what to do.
+/// Turns LMDB's "map full" and a full disk into the errors that tell the operator what to do.
 fn full_error(e: Error, max_size: u64) -> Error {
+    use std::io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
     match e {
         Error::Lmdb(heed::Error::Mdb(heed::MdbError::MapFull)) => Error::Full { max_size },
+        Error::Lmdb(heed::Error::Io(io))
+            if matches!(io.kind(), StorageFull | QuotaExceeded | FileTooLarge) =>
+        {
+            Error::DiskFull {
+                message: io.to_string(),
+            }
+        }
         other => other,
     }
 }

@@ -4,6 +4,7 @@
 //! - `connection`: the task per WebSocket that runs a session and does its I/O.
 //! - `hub`: what connections share: applying transactions, publishing commits, the peer registry.
 //! - `apply`: validation and conflict resolution of client transactions.
+//! - `limits`: connection slots (in total and per address) and the inbound rate of a connection.
 //! - `stats`: the global counters.
 //! - `series`: their time series, sampled once a second for the admin statistics.
 //!
@@ -13,6 +14,7 @@
 pub mod apply;
 mod connection;
 pub mod hub;
+pub mod limits;
 pub mod series;
 pub mod session;
 pub mod stats;
@@ -67,6 +69,11 @@ pub struct ConnectionSettings {
     pub strict_schema: bool,
     pub default_hash: Option<String>,
     pub unsecured: bool,
+    /// Inbound rate of one connection; 0 means no limit.
+    pub max_inbound_messages_per_second: u32,
+    pub max_inbound_bytes_per_second: u64,
+    /// From the WebSocket upgrade to `Login`.
+    pub handshake_timeout: std::time::Duration,
 }
 
 /// Everything the sync endpoint needs; one per server.
@@ -79,6 +86,8 @@ pub struct SyncService {
     pub current_version: u64,
     pub settings: ConnectionSettings,
     pub auth: Arc<crate::auth::Authenticator>,
+    /// Connection slots within `maxConnections` and `maxConnectionsPerAddress`.
+    pub admission: Arc<limits::Admission>,
     shutdown: watch::Receiver<bool>,
     next_connection: AtomicU64,
 }
@@ -107,6 +116,7 @@ impl SyncService {
             Settings {
                 history_max_bytes,
                 history_target_bytes,
+                max_tx_objects: config.limits.max_tx_objects,
             },
         );
         let versions = load_versions(&store, &model)?;
@@ -116,6 +126,9 @@ impl SyncService {
             strict_schema: config.client_schema_validation.strict,
             default_hash: config.client_schema_validation.default_hash.clone(),
             unsecured: config.unsecured_no_authentication,
+            max_inbound_messages_per_second: config.limits.max_inbound_messages_per_second,
+            max_inbound_bytes_per_second: config.limits.max_inbound_bytes_per_second,
+            handshake_timeout: config.limits.handshake_timeout,
         };
         Ok(Arc::new(SyncService {
             hub,
@@ -123,6 +136,10 @@ impl SyncService {
             current_version: schema.record.id,
             settings,
             auth,
+            admission: limits::Admission::new(
+                config.limits.max_connections,
+                config.limits.max_connections_per_address,
+            ),
             shutdown,
             next_connection: AtomicU64::new(1),
         }))
@@ -254,13 +271,18 @@ async fn entry(
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
+    // The slot lives as long as the connection task; a failed upgrade drops it with the closure.
+    let slot = match service.admission.admit(addr.ip()) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal.into_response(),
+    };
     let max = service.settings.max_message_size;
     let id = service.next_connection.fetch_add(1, Ordering::Relaxed);
     upgrade
         .read_buffer_size(WS_READ_BUFFER_SIZE)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| connection::run(service, socket, addr, id))
+        .on_upgrade(move |socket| connection::run(service, socket, addr, id, slot))
 }
 
 fn probe(service: &SyncService) -> Response {

@@ -329,6 +329,8 @@ pub enum TxErrorCode {
     StorageFull,
     /// The transaction is empty or its `tx_id` is not the next one.
     Invalid,
+    /// The transaction has more operations than the server's `maxTxObjects`.
+    TooLarge,
     Other(u32),
 }
 
@@ -342,6 +344,7 @@ impl From<u32> for TxErrorCode {
             5 => TxErrorCode::UnknownRelation,
             6 => TxErrorCode::StorageFull,
             7 => TxErrorCode::Invalid,
+            8 => TxErrorCode::TooLarge,
             71 => TxErrorCode::ViolatedUnique,
             other => TxErrorCode::Other(other),
         }
@@ -358,6 +361,7 @@ impl From<TxErrorCode> for u32 {
             TxErrorCode::UnknownRelation => 5,
             TxErrorCode::StorageFull => 6,
             TxErrorCode::Invalid => 7,
+            TxErrorCode::TooLarge => 8,
             TxErrorCode::ViolatedUnique => 71,
             TxErrorCode::Other(v) => v,
         }

@@ -16,6 +16,7 @@ const NETWORK: &str = "Network";
 const AUTH: &str = "Authentication";
 const ADMIN: &str = "Admin web server";
 const LOGGING: &str = "Logging";
+const LIMITS: &str = "Limits";
 const NOT_YET: &str = "Not implemented yet (accepted, reported at startup)";
 
 /// Parses the command line; `args` include argv\[0\].
@@ -108,6 +109,38 @@ pub(super) struct Cli {
     /// Do not start the admin web server
     #[arg(long = "admin-off", help_heading = ADMIN)]
     pub admin_off: bool,
+
+    /// Sync connections the server holds at once; more are refused with HTTP 503
+    /// [default: 10000]
+    #[arg(long = "max-connections", value_name = "N", help_heading = LIMITS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_connections: Option<usize>,
+
+    /// Sync connections from one IP address, more are refused with HTTP 429; 0 means no limit
+    /// (behind a reverse proxy all clients share its address) [default: 1000]
+    #[arg(long = "max-connections-per-address", value_name = "N", help_heading = LIMITS)]
+    pub max_connections_per_address: Option<usize>,
+
+    /// Largest sync message a client may send, in MiB [default: 32]
+    #[arg(long = "max-message-size-mb", value_name = "MB", help_heading = LIMITS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_message_size_mb: Option<u64>,
+
+    /// Operations (puts, removes, relation changes) in one client transaction; larger ones are
+    /// rejected [default: 1000000]
+    #[arg(long = "max-tx-objects", value_name = "N", help_heading = LIMITS,
+          value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_tx_objects: Option<usize>,
+
+    /// Messages per second one connection may send; above it the server reads more slowly
+    /// (backpressure); 0 means no limit [default: 100000]
+    #[arg(long = "max-inbound-messages-per-second", value_name = "N", help_heading = LIMITS)]
+    pub max_inbound_messages_per_second: Option<u32>,
+
+    /// KiB per second one connection may send; above it the server reads more slowly
+    /// (backpressure); 0 means no limit [default: 65536]
+    #[arg(long = "max-inbound-kb-per-second", value_name = "KB", help_heading = LIMITS)]
+    pub max_inbound_kb_per_second: Option<u64>,
 
     /// Log level: all, trace, verbose, debug, info, warn, error or none [default: info]
     #[arg(long = "log-level", value_name = "LEVEL", help_heading = LOGGING)]

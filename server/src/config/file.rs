@@ -37,6 +37,11 @@ pub(super) struct FileConfig {
     pub remove_without_object_data: bool,
     pub full_sync_message_split_mb: Option<f64>,
     pub max_message_size_mb: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub max_tx_objects: Option<usize>,
+    pub max_inbound_messages_per_second: Option<u32>,
+    pub max_inbound_kb_per_second: Option<u64>,
     pub admin_user: Option<String>,
     pub admin_password: Option<String>,
     pub admin_unsecured_no_authentication: bool,
@@ -150,6 +155,11 @@ pub(super) fn parse(
         ));
     }
     f.max_message_size_mb = top.positive("maxMessageSizeMb")?;
+    f.max_connections = top.positive("maxConnections")?;
+    f.max_connections_per_address = top.uint("maxConnectionsPerAddress")?;
+    f.max_tx_objects = top.positive("maxTxObjects")?;
+    f.max_inbound_messages_per_second = top.uint("maxInboundMessagesPerSecond")?;
+    f.max_inbound_kb_per_second = top.uint("maxInboundKbPerSecond")?;
 
     if top.get("serversToConnect").is_some() {
         parse_servers_to_connect(&top)?;
@@ -212,6 +222,11 @@ const TOP_KEYS: &[&str] = &[
     "adminUnsecuredNoAuthentication",
     "trialDays",
     "maxMessageSizeMb",
+    "maxConnections",
+    "maxConnectionsPerAddress",
+    "maxTxObjects",
+    "maxInboundMessagesPerSecond",
+    "maxInboundKbPerSecond",
 ];
 
 /// Per-component debug log switches under `log`.

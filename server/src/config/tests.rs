@@ -68,6 +68,7 @@ fn describe(c: &Config, dir: &Path) -> String {
         history_size_target_kb,
         full_sync_message_split_mb,
         max_message_size,
+        limits,
         client_schema_validation,
         sync_filters,
         remove_without_object_data,
@@ -132,6 +133,12 @@ fn default_constants_agree() {
         DEFAULT_ADMIN_BIND,
         DEFAULT_LOG_LEVEL.as_str(),
         &DEFAULT_ADMIN_THREADS.to_string(),
+        &DEFAULT_MAX_CONNECTIONS.to_string(),
+        &DEFAULT_MAX_CONNECTIONS_PER_ADDRESS.to_string(),
+        &DEFAULT_MAX_MESSAGE_SIZE_MB.to_string(),
+        &DEFAULT_MAX_TX_OBJECTS.to_string(),
+        &DEFAULT_MAX_INBOUND_MESSAGES_PER_SECOND.to_string(),
+        &DEFAULT_MAX_INBOUND_KB_PER_SECOND.to_string(),
     ] {
         assert!(
             help.contains(&format!("[default: {default}")),
@@ -192,6 +199,58 @@ fn command_line_options() {
         None,
         "admin_bind: None\nwarn: --admin-bind 0.0.0.0:1 is ignored because of --admin-off",
     );
+    check(
+        &[
+            "--max-connections",
+            "5",
+            "--max-connections-per-address",
+            "0",
+            "--max-tx-objects",
+            "7",
+            "--max-inbound-messages-per-second",
+            "0",
+            "--max-inbound-kb-per-second",
+            "2",
+            "--max-message-size-mb",
+            "8",
+        ],
+        None,
+        "max_message_size: 8388608\nlimits: Limits { max_connections: 5, \
+         max_connections_per_address: 0, max_tx_objects: 7, max_inbound_messages_per_second: 0, \
+         max_inbound_bytes_per_second: 2048, handshake_timeout: 30s }",
+    );
+}
+
+#[test]
+fn limits_from_the_file_and_their_errors() {
+    check(
+        &["--max-connections", "9"],
+        Some(
+            r#"{"maxConnections": 3, "maxConnectionsPerAddress": 2, "maxTxObjects": 100,
+                "maxInboundMessagesPerSecond": 50, "maxInboundKbPerSecond": 0}"#,
+        ),
+        "limits: Limits { max_connections: 9, max_connections_per_address: 2, \
+         max_tx_objects: 100, max_inbound_messages_per_second: 50, \
+         max_inbound_bytes_per_second: 0, handshake_timeout: 30s }",
+    );
+    check_err(
+        &[],
+        Some(r#"{"maxConnections": 0}"#),
+        "invalid value 0 for maxConnections in sync-server-config.json: must be at least 1",
+    );
+    check_err(
+        &[],
+        Some(r#"{"maxTxObjects": 0}"#),
+        "invalid value 0 for maxTxObjects in sync-server-config.json: must be at least 1",
+    );
+    let err = load(
+        tempfile::tempdir().unwrap().path(),
+        &["--max-connections", "0"],
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--max-connections"), "{err}");
 }
 
 #[test]

@@ -20,6 +20,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::SyncService;
 use super::hub::{Committed, Outcome};
+use super::limits::{InboundRate, Slot};
 use super::session::{Effect, Session, name};
 use super::stats::Counters;
 use crate::store::{SnapshotCursor, SnapshotItem};
@@ -33,9 +34,25 @@ const TICK: Duration = Duration::from_millis(shared_types::protocol::HEARTBEAT_I
 /// Why the connection ended.
 type Closed = Result<(), String>;
 
-pub async fn run(service: Arc<SyncService>, socket: WebSocket, addr: SocketAddr, id: u64) {
+/// Serves one WebSocket until it closes; `_slot` holds its place within the connection limits
+/// until then.
+pub async fn run(
+    service: Arc<SyncService>,
+    socket: WebSocket,
+    addr: SocketAddr,
+    id: u64,
+    _slot: Slot,
+) {
     tracing::debug!(target: "SvrWs", "(#{id}) Connection from {addr}");
     Counters::inc(&service.hub.counters.connects);
+    let settings = &service.settings;
+    let now = Instant::now();
+    let rate = InboundRate::new(
+        settings.max_inbound_messages_per_second,
+        settings.max_inbound_bytes_per_second,
+        now,
+    );
+    let login_deadline = tokio::time::Instant::from_std(now + settings.handshake_timeout);
     let mut connection = Connection {
         service: service.clone(),
         socket,
@@ -48,6 +65,10 @@ pub async fn run(service: Arc<SyncService>, socket: WebSocket, addr: SocketAddr,
         live: None,
         registered: false,
         can_write: true,
+        rate,
+        paused_until: None,
+        told_paused: false,
+        login_deadline,
     };
     let result = connection.serve().await;
     if let Err(reason) = &result {
@@ -79,6 +100,14 @@ struct Connection {
     /// False for identities without write permission (admin users without sync write): their
     /// transactions are rejected with `NoPermission`, but they still receive data.
     can_write: bool,
+    /// Paces the client's messages; when it is over its rate, reading pauses until
+    /// `paused_until` (backpressure through TCP flow control; nothing is dropped).
+    rate: InboundRate,
+    paused_until: Option<tokio::time::Instant>,
+    /// Whether the first pause was logged (once per connection).
+    told_paused: bool,
+    /// A client must log in by then (`handshake_timeout`), or the connection is closed.
+    login_deadline: tokio::time::Instant,
 }
 
 impl Connection {
@@ -106,8 +135,21 @@ impl Connection {
                     let tx_id = self.pending.pop_front().map_or(0, |(tx_id, _)| tx_id);
                     self.on_outcome(tx_id, outcome).await?;
                 }
-                frame = self.socket.recv() => {
+                frame = self.socket.recv(), if self.paused_until.is_none() => {
                     let effects = self.on_frame(frame)?;
+                    self.run_effects(effects).await?;
+                }
+                () = resume(self.paused_until), if self.paused_until.is_some() => {
+                    self.paused_until = None;
+                    // The pause was ours: it does not count as the client being silent.
+                    self.last_received = Instant::now();
+                }
+                () = tokio::time::sleep_until(self.login_deadline), if !self.session.is_logged_in() => {
+                    let timeout = self.service.settings.handshake_timeout;
+                    let effects = vec![Effect::Close(
+                        ErrorCode::IdleTimeout,
+                        format!("no Login within {} s of connecting", timeout.as_secs_f64()),
+                    )];
                     self.run_effects(effects).await?;
                 }
                 committed = recv_live(&mut self.live), if wants_live => {
@@ -132,29 +174,33 @@ impl Connection {
         &mut self,
         frame: Option<Result<Message, axum::Error>>,
     ) -> Result<Vec<Effect>, String> {
-        let counters = &self.service.hub.counters;
+        let service = self.service.clone();
+        let counters = &service.hub.counters;
         let message = match frame {
             None => return Err("client went away".into()),
             Some(Err(e)) => {
                 // Oversized frames and broken WebSocket framing end up here.
                 Counters::inc(&counters.errors_protocol);
                 let text = e.to_string();
-                let code = if text.contains("too long")
-                    || text.contains("too big")
-                    || text.contains("size")
-                {
-                    ErrorCode::TooLarge
-                } else {
-                    ErrorCode::Malformed
-                };
+                if text.contains("too long") || text.contains("too big") || text.contains("size") {
+                    let max = self.service.settings.max_message_size;
+                    return Ok(vec![Effect::Close(
+                        ErrorCode::TooLarge,
+                        format!(
+                            "message too large ({text}); this server accepts messages of up to \
+                             {max} bytes (--max-message-size-mb / maxMessageSizeMb)"
+                        ),
+                    )]);
+                }
                 return Ok(vec![Effect::Close(
-                    code,
+                    ErrorCode::Malformed,
                     format!("cannot read message: {text}"),
                 )]);
             }
             Some(Ok(message)) => message,
         };
         self.last_received = Instant::now();
+        self.pace(frame_len(&message));
         let data = match message {
             Message::Binary(data) => data,
             Message::Close(_) => return Err("client closed the connection".into()),
@@ -566,9 +612,31 @@ impl Connection {
         Ok(())
     }
 
+    /// Accounts a received frame against the inbound rate and pauses reading if it is exceeded.
+    fn pace(&mut self, bytes: usize) {
+        let now = Instant::now();
+        let Some(wait) = self.rate.take(bytes, now) else {
+            return;
+        };
+        self.paused_until = Some(tokio::time::Instant::from_std(now + wait));
+        if !self.told_paused {
+            self.told_paused = true;
+            let settings = &self.service.settings;
+            tracing::debug!(
+                target: "SvSync",
+                "(#{}) Inbound rate limit reached (--max-inbound-messages-per-second {}, \
+                 --max-inbound-kb-per-second {}); reading more slowly",
+                self.id,
+                settings.max_inbound_messages_per_second,
+                settings.max_inbound_bytes_per_second / 1024
+            );
+        }
+        Counters::inc(&self.service.hub.counters.inbound_pauses);
+    }
+
     async fn on_tick(&mut self) -> Closed {
         let idle = Duration::from_millis(shared_types::protocol::IDLE_TIMEOUT_MS);
-        if self.last_received.elapsed() > idle {
+        if self.paused_until.is_none() && self.last_received.elapsed() > idle {
             Counters::inc(&self.service.hub.counters.heartbeat_failures);
             let effects = vec![Effect::Close(
                 ErrorCode::IdleTimeout,
@@ -600,6 +668,22 @@ impl Connection {
             Counters::inc(&counters.message_send_failures);
             format!("send failed: {e}")
         })
+    }
+}
+
+/// The payload size of a received frame, for the inbound rate.
+fn frame_len(message: &Message) -> usize {
+    match message {
+        Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
+        Message::Text(text) => text.len(),
+        Message::Close(_) => 0,
+    }
+}
+
+async fn resume(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -24,6 +24,9 @@ use crate::store::{self, LogRecord, Store};
 /// lag and must read from the log instead.
 pub const BROADCAST_CAPACITY: usize = 4096;
 
+/// A full database or disk is logged at ERROR at most this often.
+pub const FULL_WARN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A committed transaction as published to all connections.
 #[derive(Debug)]
 pub struct Committed {
@@ -56,6 +59,8 @@ pub enum Outcome {
 pub struct Settings {
     pub history_max_bytes: u64,
     pub history_target_bytes: u64,
+    /// Operations per client transaction (`maxTxObjects`).
+    pub max_tx_objects: usize,
 }
 
 /// Shared sync state. One per server.
@@ -68,6 +73,8 @@ pub struct Hub {
     sender: broadcast::Sender<Arc<Committed>>,
     /// Peer id → connection number of logged-in peers; one connection per peer.
     peers: Mutex<HashMap<u64, u64>>,
+    /// When a full database or disk was last logged at ERROR.
+    full_warned: Mutex<Option<std::time::Instant>>,
 }
 
 impl Hub {
@@ -85,6 +92,7 @@ impl Hub {
             settings,
             sender,
             peers: Mutex::new(HashMap::new()),
+            full_warned: Mutex::new(None),
         })
     }
 
@@ -128,6 +136,20 @@ impl Hub {
         known_properties: Option<Arc<std::collections::HashSet<(u32, u32)>>>,
     ) -> oneshot::Receiver<Outcome> {
         let (reply, answer) = oneshot::channel();
+        if tx.ops.len() > self.settings.max_tx_objects {
+            Counters::inc(&self.counters.client_txs_rejected);
+            Counters::inc(&self.counters.txs_too_large);
+            let _ = reply.send(Outcome::Rejected {
+                code: TxErrorCode::TooLarge,
+                message: format!(
+                    "the transaction has {} operations; this server accepts at most {} per \
+                     transaction (--max-tx-objects / maxTxObjects): split it",
+                    tx.ops.len(),
+                    self.settings.max_tx_objects
+                ),
+            });
+            return answer;
+        }
         if let Err(invalid) = apply::validate(&self.model, &tx.ops) {
             Counters::inc(&self.counters.client_txs_rejected);
             let _ = reply.send(Outcome::Rejected {
@@ -172,10 +194,18 @@ impl Hub {
                         Counters::inc(&hub.counters.skipped_tx_dups);
                         Outcome::Duplicate { seq }
                     }
-                    Err(store::Error::Full { max_size }) => Outcome::Rejected {
-                        code: TxErrorCode::StorageFull,
-                        message: format!("the server's database is full ({max_size} bytes)"),
-                    },
+                    Err(e @ (store::Error::Full { .. } | store::Error::DiskFull { .. })) => {
+                        Counters::inc(&hub.counters.client_txs_rejected);
+                        hub.warn_full(&e);
+                        let message = match e {
+                            store::Error::Full { max_size } => format!(
+                                "the server's database is full (its maximum size is {max_size} \
+                                 bytes, --db-max-size); nothing was stored"
+                            ),
+                            _ => "the server's disk is full; nothing was stored".to_owned(),
+                        };
+                        Outcome::Rejected { code: TxErrorCode::StorageFull, message }
+                    }
                     Err(e) => {
                         Counters::inc(&hub.counters.errors_handler);
                         tracing::error!(target: "SvApTx", "applying transaction {tx_id} of {origin:016X} failed: {e}");
@@ -198,6 +228,22 @@ impl Hub {
             // The writer stopped (shutdown); the caller sees a closed channel.
         }
         answer
+    }
+
+    /// Logs that writes fail for lack of space: at ERROR once a minute, so a full disk is seen
+    /// without flooding the log.
+    fn warn_full(&self, e: &store::Error) {
+        let now = std::time::Instant::now();
+        let mut last = self
+            .full_warned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|t| now.duration_since(t) < FULL_WARN_INTERVAL) {
+            tracing::debug!(target: "SvApTx", "transaction rejected: {e}");
+            return;
+        }
+        *last = Some(now);
+        tracing::error!(target: "SvApTx", "Rejecting client transactions: {e} (logged at most once a minute)");
     }
 
     /// Publishes a committed log record to every connection.

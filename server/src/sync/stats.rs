@@ -36,6 +36,10 @@ pub struct Counters {
     pub message_send_failures: AtomicU64,
     /// Connections whose processing was aborted. Not bumped yet.
     pub disconnect_aborts: AtomicU64,
+    /// Times a connection went over its inbound rate and reading paused.
+    pub inbound_pauses: AtomicU64,
+    /// Client transactions rejected for having more than `maxTxObjects` operations.
+    pub txs_too_large: AtomicU64,
     /// Transactions applied by the server itself (no such writer exists yet).
     pub local_txs_applied: AtomicU64,
 }

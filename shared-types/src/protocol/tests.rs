@@ -124,6 +124,8 @@ fn codes_keep_their_numbers() {
     assert_eq!(u32::from(LoginCode::UnsupportedDataModel), 57);
     assert_eq!(u32::from(LoginCode::ClientIdTaken), 61);
     assert_eq!(u32::from(TxErrorCode::NoPermission), 1);
+    assert_eq!(u32::from(TxErrorCode::TooLarge), 8);
+    assert_eq!(TxErrorCode::from(8), TxErrorCode::TooLarge);
     assert_eq!(LoginCode::from(1234), LoginCode::Other(1234));
 }
 

@@ -88,6 +88,26 @@ pub fn render(state: &AdminState) -> String {
             ("disconnect", c.disconnect_aborts),
         ],
     );
+    let limits = &state.sync.admission;
+    let counters = &state.sync.hub.counters;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    out.labelled(
+        "sync_limit_hits",
+        Counter,
+        "Times a client reached a limit: connections refused (maxConnections, \
+         maxConnectionsPerAddress), transactions rejected (maxTxObjects), reading paused \
+         (maxInboundMessagesPerSecond / maxInboundKbPerSecond)",
+        "limit",
+        &[
+            ("max_connections", load(&limits.refused_total)),
+            (
+                "max_connections_per_address",
+                load(&limits.refused_per_address),
+            ),
+            ("max_tx_objects", load(&counters.txs_too_large)),
+            ("inbound_rate", load(&counters.inbound_pauses)),
+        ],
+    );
     out.labelled(
         "obx_errors",
         Counter,
