@@ -1260,8 +1260,14 @@ fn writer_loop(env: &Env<WithoutTls>, dbs: Dbs, max_size: u64, receiver: &mpsc::
             // A failed job's nested transaction is aborted when `nested` drops here.
         }
         let committed = wtxn.commit().map_err(|e| map_write_error(e, max_size));
-        if let Err(e) = &committed {
-            tracing::error!(target: "Store", "commit failed: {e}");
+        match &committed {
+            // Every request of the batch hears of it; the sync hub logs full storage once a
+            // minute, so a full disk does not log once per commit.
+            Err(e @ (Error::Full { .. } | Error::DiskFull { .. })) => {
+                tracing::debug!(target: "Store", "commit failed: {e}");
+            }
+            Err(e) => tracing::error!(target: "Store", "commit failed: {e}"),
+            Ok(()) => {}
         }
         for completion in completions {
             let result = match &committed {
