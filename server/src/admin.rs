@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod events;
 pub mod history;
+pub mod limits;
 pub mod openapi;
 pub mod schema;
 pub mod stats;
@@ -86,6 +87,8 @@ pub fn router(state: AdminState) -> Router {
     public
         .merge(protected)
         .fallback(app::serve)
+        .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(limits::enforce))
         .with_state(state)
 }
 

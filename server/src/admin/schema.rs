@@ -335,6 +335,10 @@ fn parse_id(text: &str) -> Result<u64, ApiError> {
 
 /// A JSON body that did not parse: 400 with serde's message, which names the field.
 pub(super) fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // `limits::enforce` gives it the message naming the limit.
+        return ApiError::new(e.status(), "payload_too_large", e.body_text());
+    }
     ApiError::invalid(format!("invalid request body: {}", e.body_text()))
 }
 

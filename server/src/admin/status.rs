@@ -188,6 +188,9 @@ pub async fn put_log_level(
     body: Result<axum::Json<LogLevelBody>, JsonRejection>,
 ) -> Result<axum::Json<LogLevelBody>, ApiError> {
     let axum::Json(body) = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return super::schema::json_error(e);
+        }
         ApiError::invalid(format!(
             "expected a JSON body like {{\"level\": \"debug\"}}: {}",
             e.body_text()

@@ -51,7 +51,7 @@ async fn connect_from(
 }
 
 /// Logs in over a WebSocket from `from`.
-async fn login_from(from: [u8; 4], addr: SocketAddr, peer: u64) -> Raw {
+pub(crate) async fn login_from(from: [u8; 4], addr: SocketAddr, peer: u64) -> Raw {
     let ws = connect_from(from, addr).await.expect("admitted");
     let mut raw = Raw::from_ws(ws).await;
     match raw.login(peer, 0, RequestUpdatesMode::Auto).await {
@@ -91,8 +91,7 @@ async fn connections_over_the_limits_are_refused_with_503_or_429_and_others_keep
     // A third connection from the same address.
     let (status, body) = connect_from([127, 0, 0, 1], addr)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("maxConnectionsPerAddress"), "{body}");
     assert!(body.contains("127.0.0.1"), "{body}");
@@ -101,8 +100,7 @@ async fn connections_over_the_limits_are_refused_with_503_or_429_and_others_keep
     let _b2 = login_from([127, 0, 0, 2], addr, 0xB2).await;
     let (status, body) = connect_from([127, 0, 0, 3], addr)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("maxConnections"), "{body}");
     // The plain-HTTP probe is not a connection slot.

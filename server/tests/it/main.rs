@@ -7,6 +7,7 @@ mod admin_openapi;
 mod admin_stats;
 mod admin_users;
 mod cli;
+mod hostile;
 mod limits;
 mod protocol;
 mod schema_versions;
