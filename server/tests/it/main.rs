@@ -11,5 +11,6 @@ mod hostile;
 mod limits;
 mod protocol;
 mod schema_versions;
+mod secrets;
 mod support;
 mod tls;
