@@ -16,6 +16,9 @@ const WRONG_PASSWORD: &str = "wrong-PASSWORD-0b77";
 const SYNC_PASSWORD: &str = "sync-PASSWORD-c2e8";
 const NEW_SYNC_PASSWORD: &str = "new-sync-PASSWORD-9a41";
 
+/// Credentials from the connection's nonce and the peer id.
+type MakeCredentials = Box<dyn Fn(&[u8], u64) -> Vec<Credential>>;
+
 #[tokio::test]
 async fn no_secret_reaches_the_log_even_at_the_most_verbose_level() {
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +105,7 @@ async fn no_secret_reaches_the_log_even_at_the_most_verbose_level() {
     )
     .unwrap();
     let forged = format!("{}AAAA", &jwt[..jwt.len() - 4]);
-    let cases: Vec<(u64, Box<dyn Fn(&[u8], u64) -> Vec<Credential>>, LoginCode)> = vec![
+    let cases: Vec<(u64, MakeCredentials, LoginCode)> = vec![
         (
             1,
             Box::new(|nonce, peer| {
