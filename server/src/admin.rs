@@ -87,8 +87,11 @@ pub fn router(state: AdminState) -> Router {
     public
         .merge(protected)
         .fallback(app::serve)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(limits::enforce))
         .with_state(state)
 }
 

@@ -6,13 +6,19 @@
 //! more than the limit is ever buffered. A declared `Content-Length` over the limit is refused
 //! before routing and authentication; a chunked body over it fails in its extractor, and
 //! [`enforce`] turns that rejection (413 in whatever shape) into the JSON error.
+//!
+//! Bodies within the general limit are read here, before the handler, with the handshake
+//! timeout: a client that sends its body slowly or never (slowloris) gets 408 instead of holding
+//! a connection and a task for ever. Schema uploads are read by their handler after the login
+//! check, so an anonymous client cannot make the server buffer 16 MiB.
 
-use axum::extract::Request;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{AdminState, ApiError};
 
 /// The largest request body of every admin route except schema uploads: the API's JSON bodies
 /// (logins, users, settings) are a few hundred bytes.
@@ -20,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Middleware: refuses bodies whose declared length is over the route's limit, and gives every
 /// 413 the JSON error body.
-pub async fn enforce(request: Request, next: Next) -> Response {
+pub async fn enforce(State(state): State<AdminState>, request: Request, next: Next) -> Response {
     let limit = limit_for(request.uri().path());
     let declared = request
         .headers()
@@ -30,6 +36,34 @@ pub async fn enforce(request: Request, next: Next) -> Response {
     if declared.is_some_and(|len| len > limit as u64) {
         return too_large(limit).into_response();
     }
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    let request = if limit == MAX_BODY_BYTES && (declared.is_some_and(|n| n > 0) || chunked) {
+        let timeout = state.config.limits.handshake_timeout;
+        let (parts, body) = request.into_parts();
+        match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => Request::from_parts(parts, Body::from(bytes)),
+            Ok(Err(e)) if e.to_string().contains("length limit") => {
+                return too_large(limit).into_response();
+            }
+            Ok(Err(e)) => {
+                return ApiError::invalid(format!("cannot read the request body: {e}"))
+                    .into_response();
+            }
+            Err(_) => {
+                return ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    format!(
+                        "the request body did not arrive within {} s",
+                        timeout.as_secs_f64()
+                    ),
+                )
+                .into_response();
+            }
+        }
+    } else {
+        request
+    };
     let response = next.run(request).await;
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large(limit).into_response();

@@ -180,12 +180,27 @@ async fn slow_and_silent_handshakes_are_timed_out_while_others_are_served() {
             .expect("write");
         hostile.push(partial);
     }
+    // Sends the headers of an admin request and only part of its body.
+    let mut slow_body = TcpStream::connect(admin).await.expect("connect");
+    slow_body
+        .write_all(
+            format!(
+                "POST /api/login HTTP/1.1\r\nHost: {admin}\r\nContent-Type: application/json\r\n\
+                 Content-Length: 100\r\n\r\n{{\"user\": "
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
     // Upgrades to a WebSocket and never logs in.
     let mut no_login = Raw::connect(server.sync).await;
 
     for stream in &mut hostile {
         until_closed(stream).await;
     }
+    let answer = String::from_utf8(until_closed(&mut slow_body).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
     match no_login.recv().await {
         ServerMessage::Error {
             code: ErrorCode::IdleTimeout,
