@@ -61,9 +61,10 @@ pub const DEFAULT_FULL_SYNC_MESSAGE_SPLIT_MB: f64 = 4.0;
 pub const DEFAULT_MAX_MESSAGE_SIZE_MB: u64 = 32;
 /// Sync connections the server holds at once; more are refused with HTTP 503.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// Sync connections from one IP address; more are refused with HTTP 429. Behind a reverse proxy
-/// every client has the proxy's address: raise it there, or set 0 (no limit).
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 1_000;
+/// Sync connections from one IP address; more are refused with HTTP 429. 0 (no limit) by default:
+/// behind a reverse proxy every client has the proxy's address, and any per-address default
+/// would cap such a server below `maxConnections`. Set it when clients connect directly.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 0;
 /// Operations (object puts and removes, relation changes) in one client transaction. Above what
 /// fits in a message of the default size (the smallest operation takes about 40 bytes), so by
 /// default the message size bounds transactions; lower it to shorten the writer's longest

@@ -117,7 +117,7 @@ pub(super) struct Cli {
     pub max_connections: Option<usize>,
 
     /// Sync connections from one IP address, more are refused with HTTP 429; 0 means no limit
-    /// (behind a reverse proxy all clients share its address) [default: 1000]
+    /// (behind a reverse proxy all clients share its address) [default: 0]
     #[arg(long = "max-connections-per-address", value_name = "N", help_heading = LIMITS)]
     pub max_connections_per_address: Option<usize>,
 
