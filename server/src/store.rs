@@ -479,32 +479,57 @@ impl Store {
         })
     }
 
-    /// Checks the hash chain of the retained log, from the oldest entry (trusted as anchor) on.
-    /// Returns the number of entries checked.
+    /// Checks the retained log: every entry's hash chains from the previous one (the first
+    /// retained entry is trusted as the anchor, unless it is seq 1, which chains from 16 zero
+    /// bytes), seqs have no gaps, the newest entry is the head and the stored size is the sum
+    /// of the entries. Returns the number of entries checked.
     pub fn verify_log_chain(&self) -> Result<u64> {
         self.read(|rtxn, dbs| {
+            let corrupt = |seq: u64, message: String| Error::Corrupt {
+                what: format!("tx-log {seq}"),
+                message,
+            };
             let mut previous: Option<LogRecord> = None;
             let mut count = 0;
+            let mut bytes = 0;
             for entry in dbs.tx_log.iter(rtxn).map_err(Error::Lmdb)? {
                 let (seq, raw) = entry.map_err(Error::Lmdb)?;
                 let record = decode_record(seq, raw)?;
-                if let Some(prev) = &previous {
-                    if record.seq != prev.seq + 1 {
-                        return Err(Error::Corrupt {
-                            what: format!("tx-log {seq}"),
-                            message: format!("gap after seq {}", prev.seq),
-                        });
-                    }
-                    let expected = chain_hash(&prev.hash, &record);
-                    if expected != record.hash {
-                        return Err(Error::Corrupt {
-                            what: format!("tx-log {seq}"),
-                            message: "hash does not chain from the previous entry".into(),
-                        });
-                    }
+                if record.seq != seq {
+                    return Err(corrupt(seq, format!("stored as seq {}", record.seq)));
                 }
+                let prev_hash = match &previous {
+                    Some(prev) if seq != prev.seq + 1 => {
+                        return Err(corrupt(seq, format!("gap after seq {}", prev.seq)));
+                    }
+                    Some(prev) => Some(prev.hash.as_slice()),
+                    None if seq == 1 => Some(&[0; 16][..]),
+                    None => None,
+                };
+                if prev_hash.is_some_and(|prev| chain_hash(prev, &record) != record.hash) {
+                    return Err(corrupt(
+                        seq,
+                        "hash does not chain from the previous entry".into(),
+                    ));
+                }
+                bytes += raw.len() as u64;
                 previous = Some(record);
                 count += 1;
+            }
+            let head = read_u64(rtxn, dbs, meta_key::LOG_HEAD)?;
+            let newest = previous.map_or(0, |r| r.seq);
+            if newest != head {
+                return Err(corrupt(
+                    newest,
+                    format!("the newest entry is not the head {head}"),
+                ));
+            }
+            let stored = read_u64(rtxn, dbs, meta_key::LOG_BYTES)?;
+            if stored != bytes {
+                return Err(Error::Corrupt {
+                    what: format!("meta {}", meta_key::LOG_BYTES),
+                    message: format!("{stored}, but the retained entries hold {bytes} bytes"),
+                });
             }
             Ok(count)
         })

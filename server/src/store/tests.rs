@@ -1,5 +1,5 @@
 use super::*;
-use shared_types::protocol::GlobalId;
+use shared_types::protocol::{GlobalId, Op};
 
 fn open(dir: &Path) -> Store {
     Store::open(dir, 64 * 1024 * 1024).unwrap()
@@ -146,4 +146,90 @@ fn unwritable_directory_is_refused_with_the_path() {
         .err()
         .expect("cannot create a directory under a file");
     assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+/// A store with a log of `n` client transactions.
+fn store_with_log(dir: &Path, n: u64) -> Store {
+    let store = open(dir);
+    store
+        .write_blocking(move |wtxn, dbs| {
+            for tx in 1..=n {
+                let ops = vec![Op::Remove {
+                    entity: 1,
+                    id: GlobalId(7, tx),
+                }];
+                log::append(wtxn, dbs, 7, tx, ops, Vec::new())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    store
+}
+
+#[test]
+fn the_log_chain_verifies_from_seq_1_and_after_pruning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_log(dir.path(), 5);
+    assert_eq!(store.verify_log_chain().unwrap(), 5);
+    let removed = store
+        .write_blocking(|wtxn, dbs| log::prune(wtxn, dbs, 0, 0))
+        .unwrap();
+    assert_eq!(removed, 4);
+    assert_eq!(store.verify_log_chain().unwrap(), 1);
+    store.close();
+
+    let empty = tempfile::tempdir().unwrap();
+    let store = open(empty.path());
+    assert_eq!(store.verify_log_chain().unwrap(), 0);
+    store.close();
+}
+
+#[test]
+fn verifying_the_log_finds_tampering() {
+    fn check(tamper: fn(&mut RwTxn<'_>, &Dbs) -> Result<()>, expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_log(dir.path(), 5);
+        store.write_blocking(tamper).unwrap();
+        let err = store.verify_log_chain().unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        store.close();
+    }
+    fn rewrite(wtxn: &mut RwTxn<'_>, dbs: &Dbs, seq: u64, change: fn(&mut LogRecord)) {
+        let mut record = decode_record(seq, dbs.tx_log.get(wtxn, &seq).unwrap().unwrap()).unwrap();
+        change(&mut record);
+        let raw = rmp_serde::to_vec(&record).unwrap();
+        dbs.tx_log.put(wtxn, &seq, &raw).unwrap();
+    }
+    // Changed content under the old hash.
+    check(
+        |wtxn, dbs| {
+            rewrite(wtxn, dbs, 3, |r| r.client_tx_id = 9);
+            Ok(())
+        },
+        "tx-log 3 is corrupt: hash does not chain",
+    );
+    // The first entry, which chains from zero bytes.
+    check(
+        |wtxn, dbs| {
+            rewrite(wtxn, dbs, 1, |r| r.hash = vec![1; 16]);
+            Ok(())
+        },
+        "tx-log 1 is corrupt: hash does not chain",
+    );
+    // A missing entry.
+    check(
+        |wtxn, dbs| {
+            dbs.tx_log.delete(wtxn, &3).unwrap();
+            Ok(())
+        },
+        "tx-log 4 is corrupt: gap after seq 2",
+    );
+    // A lost newest entry.
+    check(
+        |wtxn, dbs| {
+            dbs.tx_log.delete(wtxn, &5).unwrap();
+            Ok(())
+        },
+        "tx-log 4 is corrupt: the newest entry is not the head 5",
+    );
 }

@@ -7,6 +7,7 @@ mod admin_openapi;
 mod admin_stats;
 mod admin_users;
 mod cli;
+mod crash;
 mod hostile;
 mod limits;
 mod protocol;
