@@ -2,7 +2,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-use std::io::Write as _;
+use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -78,6 +78,9 @@ enum Mode {
 enum Command {
     /// Write an object given as JSON; prints its local id (a new object when `id` is absent or 0).
     Put { entity: String, json: String },
+    /// Write objects given as JSON lines on stdin, each in its own local transaction; prints
+    /// each local id as soon as its transaction is committed.
+    Import { entity: String },
     /// Remove an object by local id.
     Remove { entity: String, id: u64 },
     /// Print one object as JSON.
@@ -117,6 +120,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 serde_json::from_str(json).with_context(|| format!("invalid JSON: {json}"))?;
             let id = store.put(entity, &object)?;
             output(&id.to_string())
+        }
+        Command::Import { entity } => {
+            for (index, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line.context("cannot read stdin")?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let object: Json = serde_json::from_str(&line)
+                    .with_context(|| format!("line {}: invalid JSON: {line}", index + 1))?;
+                let id = store
+                    .put(entity, &object)
+                    .with_context(|| format!("line {}", index + 1))?;
+                output(&id.to_string())?;
+            }
+            Ok(())
         }
         Command::Remove { entity, id } => {
             if !store.remove(entity, *id)? {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod converge;
+mod crash;
 mod support;
 mod sync;
 mod tls;
