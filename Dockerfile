@@ -1,5 +1,6 @@
-# Multi-stage build of the sync-server image. The build stage runs the same cargo command as the
-# README, so what is tested on a development machine is what ships.
+# Multi-stage build of the sync-server image. The build stage runs the same commands as the
+# README (build the admin app with the pinned trunk, then the server, which embeds it), so what
+# is tested on a development machine is what ships.
 #
 #   docker build -t sync-server .
 #   docker run --rm -it --volume "$(pwd):/data" --publish 127.0.0.1:9999:9999 --publish 127.0.0.1:9980:9980 \
@@ -8,7 +9,7 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p sync-server
+RUN ./scripts/setup-web.sh --no-browser && cargo build --release --locked -p sync-server
 
 FROM debian:bookworm-slim
 # A fixed non-root user; `docker run --user $UID` overrides it so files in /data belong to you.

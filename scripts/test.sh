@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project, as CI does. Safe to run again: installs only what is missing.
+# Runs every check and test of the project, as CI does. Safe to run again: installs only what is
+# missing (rustfmt/clippy, the web toolchain, Debian's chromium, the e2e npm packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,16 +9,29 @@ if command -v rustup >/dev/null; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
+# The admin app (dist/) comes first: the server serves it, its tests read it, e2e drives it.
+./scripts/setup-web.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --exclude admin-app --all-targets --locked -- -D warnings
+# The app only builds for the browser.
+cargo clippy -p admin-app --target wasm32-unknown-unknown --locked -- -D warnings
 
-echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+
+echo "== cargo test"
 cargo test --workspace --exclude admin-app --locked 2>&1 | tee "$log"
-# cargo's last lines are the doc-test runs (often 0 tests); close with the sum of every run.
+
+echo "== e2e (Playwright, Debian chromium, the debug binaries cargo test built)"
+(cd e2e && npx playwright test) 2>&1 | tee -a "$log"
+
+# cargo's last lines are doc-test runs (often 0 tests) and Playwright prints its own summary:
+# close with the sum of every run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^ +[0-9]+ passed \(/ { p += $1 }
+     /^ +[0-9]+ failed$/ { f += $1 }
      END { printf "Total: %d passed, %d failed\n", p, f }' "$log"

@@ -96,11 +96,15 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/// Collects console errors of a page (minus the known harmless SRI-on-preload warning).
+/// Collects console errors of a page, minus two expected ones: trunk's SRI-on-preload warning,
+/// and the browser's note on a 401 (the app asks for its session before anyone logged in).
 export function consoleErrors(page) {
   const errors = [];
   page.on('console', (msg) => {
-    if (msg.type() === 'error' && !msg.text().includes('integrity')) errors.push(msg.text());
+    const text = msg.text();
+    if (msg.type() !== 'error' || text.includes('integrity')) return;
+    if (text.includes('status of 401')) return;
+    errors.push(text);
   });
   page.on('pageerror', (err) => errors.push(String(err)));
   return errors;
