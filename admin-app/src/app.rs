@@ -124,7 +124,7 @@ fn Shell() -> impl IntoView {
             </header>
             <nav class="sidebar">
                 <A href="/data">"Data"</A>
-                <A href="/schema">"Schema"</A>
+                <A href="/schema" exact=true>"Schema"</A>
                 <A href="/schema/versions">"Schema versions"</A>
                 <A href="/stats">"Sync statistics"</A>
                 <A href="/history">"Sync history"</A>

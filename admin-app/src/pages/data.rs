@@ -26,6 +26,9 @@ const DEFAULT_LIMIT: u64 = 50;
 /// The page sizes offered.
 const PAGE_SIZES: [u64; 5] = [25, 50, 100, 250, 1000];
 
+/// Tables longer than this get a second pager below them.
+const BOTTOM_PAGER_ROWS: usize = 10;
+
 /// Objects read per request while looking for objects that refer to the one shown (the API's
 /// largest page).
 const SCAN_PAGE: u64 = 1000;
@@ -352,7 +355,7 @@ fn objects_table(
                 <tbody>{rows}</tbody>
             </table>
         </div>
-        {pager()}
+        {(page.objects.len() > BOTTOM_PAGER_ROWS).then(pager)}
     }
     .into_any()
 }

@@ -114,7 +114,7 @@ fn entity_view(entity: &SchemaEntity) -> impl IntoView {
                         {p.type_name.clone()}
                         <span class="muted">{format!(" ({})", p.type_code)}</span>
                     </td>
-                    <td class="wrap">{flag_badges(&p.flag_names, p.flags)}</td>
+                    <td>{flag_badges(&p.flag_names, p.flags)}</td>
                     <td class="mono">{index}</td>
                     <td>{target}</td>
                 </tr>

@@ -106,7 +106,14 @@ fn VersionsTab(versions: LocalResource<ApiResult<SchemaVersionList>>) -> impl In
 
     view! {
         <div class="row toolbar">
-            <button data-test="new-version" on:click=move |_| uploading.update(|u| *u = !*u)>
+            <button
+                data-test="new-version"
+                on:click=move |_| {
+                    notice.set(None);
+                    error.set(None);
+                    uploading.update(|u| *u = !*u);
+                }
+            >
                 "New version"
             </button>
             <button class="secondary" data-test="refresh" on:click=move |_| versions.refetch()>
@@ -240,7 +247,8 @@ fn versions_table(mut versions: Vec<SchemaVersion>, actions: Actions) -> AnyView
                         <th>"Base hash"</th>
                         <th>"Full hash"</th>
                         <th class="num" title="entities | properties | standalone relations | indexes">
-                            "Counts (ent | prop | rel | idx)"
+                            "Counts"
+                            <span class="col-type">"ent | prop | rel | idx"</span>
                         </th>
                         <th class="num">"Size"</th>
                         <th>"Author"</th>

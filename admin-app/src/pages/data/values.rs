@@ -246,9 +246,9 @@ fn list_view(
     room: Room,
     shown: RwSignal<Option<Whole>>,
 ) -> AnyView {
-    let (_, max_items) = limits(room);
+    let (max_chars, max_items) = limits(room);
     let all = format!("[{}]", items.join(", "));
-    if items.len() <= max_items && all.chars().count() <= limits(room).0 * 2 {
+    if items.len() <= max_items && all.chars().count() <= max_chars {
         return view! { <span class="vector">{all}</span> }.into_any();
     }
     let shown_items = items.len().min(max_items);
@@ -258,7 +258,7 @@ fn list_view(
         body: WholeBody::Text(all),
     };
     view! {
-        <span class="vector">{shorten(&short, limits(room).0 * 2)}</span>
+        <span class="vector">{shorten(&short, max_chars)}</span>
         " "
         {more_button(format!("{} items", format::count(items.len() as u64)), whole, shown)}
     }

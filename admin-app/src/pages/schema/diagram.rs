@@ -16,9 +16,12 @@ const LABEL_CHAR_W: f64 = 6.6;
 const LINE_H: f64 = 17.0;
 const HEAD_H: f64 = 26.0;
 const PAD: f64 = 10.0;
-const GAP_X: f64 = 70.0;
+const GAP_X: f64 = 84.0;
 const GAP_Y: f64 = 80.0;
-const MARGIN: f64 = 20.0;
+/// Room around the boxes, also for the lanes of relations that bypass a row.
+const MARGIN: f64 = 44.0;
+/// Distance of a bypass lane from the outermost box, and between lanes.
+const LANE_GAP: f64 = 14.0;
 const MIN_BOX_W: f64 = 150.0;
 /// Longest property line before it is cut with an ellipsis.
 const MAX_LINE_CHARS: usize = 40;
@@ -74,6 +77,10 @@ enum Side {
 
 struct Layout {
     boxes: Vec<Rect>,
+    /// The row of each box.
+    row_of: Vec<usize>,
+    /// Each row's extent (top, bottom, left of its first box, right of its last).
+    rows: Vec<(f64, f64, f64, f64)>,
     edges: Vec<Edge>,
     width: f64,
     height: f64,
@@ -165,11 +172,15 @@ impl Layout {
             0.0
         };
         let mut boxes = vec![Rect::default(); entities.len()];
+        let mut row_of = vec![0; entities.len()];
+        let mut extents = Vec::with_capacity(rows.len());
         let mut y = MARGIN;
-        for (row, row_width) in rows.iter().zip(&row_widths) {
+        for (r, (row, row_width)) in rows.iter().zip(&row_widths).enumerate() {
             let mut x = MARGIN + (inner_width - row_width) / 2.0;
             let height = row.iter().map(|&i| sizes[i].1).fold(0.0, f64::max);
+            extents.push((y, y + height, x, x + row_width));
             for &i in row {
+                row_of[i] = r;
                 boxes[i] = Rect {
                     x,
                     y,
@@ -187,6 +198,8 @@ impl Layout {
         };
         Layout {
             boxes,
+            row_of,
+            rows: extents,
             edges,
             width: inner_width + 2.0 * MARGIN + loop_room,
             height,
@@ -218,7 +231,7 @@ impl Layout {
         }
         // Labels last, so no box or line covers them.
         for (edge, (_, (x, y))) in self.edges.iter().zip(&paths) {
-            let w = edge.label.chars().count() as f64 * LABEL_CHAR_W + 8.0;
+            let w = label_width(&edge.label);
             let _ = write!(
                 out,
                 r##"<rect x="{:.1}" y="{:.1}" width="{w:.1}" height="15" rx="3" fill="#ffffff" fill-opacity="0.9"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#1f6feb">{}</text>"##,
@@ -328,38 +341,89 @@ impl Layout {
                 }
             }
         }
+        let mut lanes = (0usize, 0usize);
         self.edges
             .iter()
             .zip(&sides)
             .zip(ends)
             .map(|((e, (from_side, _)), ((x0, y0), (x3, y3)))| {
-                let (c1, c2) = if e.from == e.to {
-                    ((x0 + 50.0, y0), (x3 + 50.0, y3))
-                } else {
-                    match from_side {
-                        Side::Top | Side::Bottom => {
-                            let dy = (y3 - y0) / 2.0;
-                            ((x0, y0 + dy), (x3, y3 - dy))
-                        }
-                        Side::Left | Side::Right => {
-                            let dx = (x3 - x0) / 2.0;
-                            ((x0 + dx, y0), (x3 - dx, y3))
-                        }
+                if e.from == e.to {
+                    let (c1, c2) = ((x0 + 50.0, y0), (x3 + 50.0, y3));
+                    let (d, (_, y)) = curve((x0, y0), c1, c2, (x3, y3));
+                    // The label starts just right of the box, inside the loop.
+                    let half = label_width(&e.label) / 2.0;
+                    return (d, (x0 + 4.0 + half, y));
+                }
+                if matches!(from_side, Side::Left | Side::Right) {
+                    let dx = (x3 - x0) / 2.0;
+                    return curve((x0, y0), (x0 + dx, y0), (x3 - dx, y3), (x3, y3));
+                }
+                match self.bypass(e, &mut lanes) {
+                    // Around the rows in between, along a lane outside them.
+                    Some((lane, top, bottom)) => {
+                        let (ya, yb) = if y3 < y0 {
+                            (bottom + 16.0, top - 16.0)
+                        } else {
+                            (top - 16.0, bottom + 16.0)
+                        };
+                        let (m1, m2) = ((y0 + ya) / 2.0, (yb + y3) / 2.0);
+                        let d = format!(
+                            "M{x0:.1},{y0:.1} C{x0:.1},{m1:.1} {lane:.1},{m1:.1} {lane:.1},{ya:.1} \
+                             L{lane:.1},{yb:.1} C{lane:.1},{m2:.1} {x3:.1},{m2:.1} {x3:.1},{y3:.1}"
+                        );
+                        // The label sits in the gap next to the source, where no box is.
+                        (d, ((x0 + lane) / 2.0, m1))
                     }
-                };
-                // The curve's midpoint (t = 0.5) carries the label.
-                let mid = (
-                    (x0 + 3.0 * c1.0 + 3.0 * c2.0 + x3) / 8.0,
-                    (y0 + 3.0 * c1.1 + 3.0 * c2.1 + y3) / 8.0,
-                );
-                let d = format!(
-                    "M{x0:.1},{y0:.1} C{:.1},{:.1} {:.1},{:.1} {x3:.1},{y3:.1}",
-                    c1.0, c1.1, c2.0, c2.1
-                );
-                (d, mid)
+                    None => {
+                        let dy = (y3 - y0) / 2.0;
+                        curve((x0, y0), (x0, y0 + dy), (x3, y3 - dy), (x3, y3))
+                    }
+                }
             })
             .collect()
     }
+
+    /// For an edge between rows that are not neighbours, the lane (an x outside every box of
+    /// the rows in between) and the extent (top, bottom) of those rows; `None` when the rows
+    /// are neighbours. `lanes` counts the lanes used on the left and right so far.
+    fn bypass(&self, e: &Edge, lanes: &mut (usize, usize)) -> Option<(f64, f64, f64)> {
+        let (a, b) = (self.row_of[e.from], self.row_of[e.to]);
+        let between = &self.rows[a.min(b) + 1..a.max(b)];
+        if between.is_empty() {
+            return None;
+        }
+        let top = between.iter().map(|r| r.0).fold(f64::MAX, f64::min);
+        let bottom = between.iter().map(|r| r.1).fold(0.0, f64::max);
+        let left = between.iter().map(|r| r.2).fold(f64::MAX, f64::min);
+        let right = between.iter().map(|r| r.3).fold(0.0, f64::max);
+        let middle = (self.boxes[e.from].cx() + self.boxes[e.to].cx()) / 2.0;
+        let lane = if middle - left <= right - middle {
+            lanes.0 += 1;
+            left - LANE_GAP * lanes.0 as f64
+        } else {
+            lanes.1 += 1;
+            right + LANE_GAP * lanes.1 as f64
+        };
+        Some((lane.clamp(4.0, self.width - 4.0), top, bottom))
+    }
+}
+
+/// The width of an edge label's background.
+fn label_width(label: &str) -> f64 {
+    label.chars().count() as f64 * LABEL_CHAR_W + 8.0
+}
+
+/// A cubic curve's path and its midpoint (t = 0.5), which carries the label.
+fn curve(p0: (f64, f64), c1: (f64, f64), c2: (f64, f64), p3: (f64, f64)) -> (String, (f64, f64)) {
+    let mid = (
+        (p0.0 + 3.0 * c1.0 + 3.0 * c2.0 + p3.0) / 8.0,
+        (p0.1 + 3.0 * c1.1 + 3.0 * c2.1 + p3.1) / 8.0,
+    );
+    let d = format!(
+        "M{:.1},{:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
+        p0.0, p0.1, c1.0, c1.1, c2.0, c2.1, p3.0, p3.1
+    );
+    (d, mid)
 }
 
 /// The layer of each entity: 0 for an entity that points nowhere, else one more than the
