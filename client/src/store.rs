@@ -75,6 +75,10 @@ pub mod db_name {
     /// → the seq they were committed at (u64 BE) followed by the encoded `ApplyTx` frame.
     /// Entries of other peers below that seq must not overwrite their objects.
     pub const SETTLING: &str = "settling";
+    /// What the running full sync has delivered: `b'o'` ‖ entity id u32 BE ‖ local id u64 BE for
+    /// objects, `b'l'` ‖ the `LINKS` key for links → nothing. Synced data not in here when the
+    /// full sync ends is no longer on the server.
+    pub const FULL_SYNC_SEEN: &str = "full-sync-seen";
 }
 
 /// Keys of the `meta` database; every value is a u64 big-endian.
@@ -223,6 +227,7 @@ impl ClientStore {
                     opener.create_database::<U64<BigEndian>, Bytes>(wtxn, Some(db_name::QUEUE))?,
                     opener
                         .create_database::<U64<BigEndian>, Bytes>(wtxn, Some(db_name::SETTLING))?,
+                    opener.create_database::<Bytes, Unit>(wtxn, Some(db_name::FULL_SYNC_SEEN))?,
                 )))
             })
             .map_err(|e| open_error(dir, e))?
@@ -241,6 +246,7 @@ impl ClientStore {
                 links: extend(dbs.5),
                 queue: extend(dbs.6),
                 settling: extend(dbs.7),
+                full_sync_seen: extend(dbs.8),
             }
         };
 
@@ -475,12 +481,12 @@ impl ClientStore {
         })
     }
 
-    /// Starts a full sync: removes the local objects and links of sync-enabled entities except
-    /// those that queued transactions touch, resets the position to 0 (so a crash before
-    /// [`Self::end_full_sync`] leads to a new full sync) and marks the full sync as running.
+    /// Starts a full sync: drops the queued and settling transactions the snapshot contains,
+    /// resets the position to 0 (so a crash before [`Self::end_full_sync`] leads to a new full
+    /// sync) and marks the full sync as running. The local data stays visible meanwhile: chunks
+    /// overwrite it, and the end removes what no chunk delivered.
     pub(crate) fn begin_full_sync(&self, seq: u64, acked_tx_id: u64) -> Result<Applied> {
         self.write(|w| {
-            let mut applied = ChangeSet::default();
             // Our transactions the server already applied are in the snapshot: they are not
             // pending any more (their Acks may have been lost with a connection).
             if acked_tx_id > 0 {
@@ -495,59 +501,42 @@ impl ClientStore {
                 let acked = w.meta(meta_key::LAST_ACKED_TX_ID)?.unwrap_or(0);
                 w.set_meta(meta_key::LAST_ACKED_TX_ID, acked.max(acked_tx_id))?;
             }
-            let pending = w.pending_objects()?;
-            let model = w.model;
-            for entity in model.sync_entities() {
-                let prefix = entity.id.id.to_be_bytes();
-                let mut ids = Vec::new();
-                for item in w
-                    .dbs
-                    .objects
-                    .prefix_iter(w.txn, &prefix)
-                    .map_err(Error::Lmdb)?
-                {
-                    let (key, _) = item.map_err(Error::Lmdb)?;
-                    ids.push(be_u64(&key[4..12]));
-                }
-                for id in ids {
-                    let gid = w.global_of(entity, id)?;
-                    if !pending.contains(&(entity.id.id, gid)) && w.remove_local(entity, id)? {
-                        applied.removed(entity.id.id, id);
-                    }
-                }
-                for relation in &entity.relations {
-                    w.clear_links(relation.id.id)?;
-                }
-            }
+            // Marks of an earlier, interrupted full sync describe another snapshot.
+            w.dbs.full_sync_seen.clear(w.txn).map_err(Error::Lmdb)?;
             w.set_meta(meta_key::LAST_SEQ, 0)?;
             w.set_meta(meta_key::FULL_SYNC_SEQ, seq)?;
-            Ok(applied.finish(model))
+            Ok(Applied::default())
         })
     }
 
-    /// Applies one full-sync chunk: puts of current server objects and links. Puts of objects
-    /// that queued transactions change are skipped: the local version stays.
+    /// Applies one full-sync chunk: puts of current server objects and links, each marked as
+    /// delivered. Puts of objects that queued transactions change are skipped: the local version
+    /// stays.
     pub(crate) fn apply_full_sync_chunk(&self, ops: &[Op]) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();
             let pending = w.pending_objects()?;
             for op in ops {
                 w.apply_op(op, &mut applied, Some(&pending))?;
+                w.mark_delivered(op)?;
             }
             Ok(applied.finish(w.model))
         })
     }
 
-    /// Ends a full sync: re-applies the queued local transactions on top of the server's data
-    /// (their objects were kept; this restores their relation links) and sets the position to
-    /// `seq`.
+    /// Ends a full sync: removes the synced objects and links that no chunk delivered (the
+    /// server no longer has them), except objects that queued transactions, or acknowledged ones
+    /// the stream has not reached, change; re-applies the queued local transactions on top of
+    /// the server's data (this restores their relation links) and sets the position to `seq`.
     pub(crate) fn end_full_sync(&self, seq: u64) -> Result<Applied> {
         self.write(|w| {
             let mut applied = ChangeSet::default();
+            w.remove_undelivered(seq, &mut applied)?;
             w.reapply_queue(&mut applied, None)?;
             w.set_meta(meta_key::LAST_SEQ, seq)?;
             w.settle_up_to(seq)?;
             w.delete_meta(meta_key::FULL_SYNC_SEQ)?;
+            w.dbs.full_sync_seen.clear(w.txn).map_err(Error::Lmdb)?;
             Ok(applied.finish(w.model))
         })
     }
@@ -770,6 +759,7 @@ struct Dbs {
     links: Database<'static, Bytes, Unit>,
     queue: Database<'static, U64<BigEndian>, Bytes>,
     settling: Database<'static, U64<BigEndian>, Bytes>,
+    full_sync_seen: Database<'static, Bytes, Unit>,
 }
 
 struct Inner {
@@ -873,14 +863,6 @@ impl Writer<'_, '_> {
             }
         }
         Ok(existed)
-    }
-
-    fn clear_links(&mut self, relation: u32) -> Result<()> {
-        let keys = self.keys_with_prefix_links(&relation.to_be_bytes())?;
-        for key in keys {
-            self.dbs.links.delete(self.txn, &key).map_err(Error::Lmdb)?;
-        }
-        Ok(())
     }
 
     fn keys_with_prefix_links(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -1078,6 +1060,90 @@ impl Writer<'_, '_> {
         Ok(out)
     }
 
+    /// Marks what a full-sync op delivered (after [`Self::apply_op`] allocated its local ids).
+    fn mark_delivered(&mut self, op: &Op) -> Result<()> {
+        let model = self.model;
+        let key = match op {
+            Op::Put { entity, id, .. } => {
+                let Some(entity) = model.entity(*entity).filter(|e| e.is_sync_enabled()) else {
+                    return Ok(());
+                };
+                let Some(local) = self.local_of(entity, *id, false)? else {
+                    return Ok(());
+                };
+                seen_object_key(entity.id.id, local).to_vec()
+            }
+            Op::RelAdd {
+                relation,
+                source,
+                target,
+            } => {
+                let Some((entity, relation, target_entity)) = link_relation(model, *relation)
+                else {
+                    return Ok(());
+                };
+                let source = self.local_of(entity, *source, false)?.unwrap_or(0);
+                let target = self.local_of(target_entity, *target, false)?.unwrap_or(0);
+                seen_link_key(&link_key(relation.id.id, source, target)).to_vec()
+            }
+            Op::Remove { .. } | Op::RelRemove { .. } => return Ok(()),
+        };
+        self.dbs
+            .full_sync_seen
+            .put(self.txn, &key, &())
+            .map_err(Error::Lmdb)
+    }
+
+    /// Removes the synced objects and links the full sync ending at `seq` did not deliver,
+    /// except objects that queued transactions or acknowledged ones committed after `seq`
+    /// change (their local versions stay, as for chunks).
+    fn remove_undelivered(&mut self, seq: u64, applied: &mut ChangeSet) -> Result<()> {
+        let pending = self.pending_objects_at(seq)?;
+        let model = self.model;
+        for entity in model.sync_entities() {
+            let prefix = entity.id.id.to_be_bytes();
+            let mut ids = Vec::new();
+            for item in self
+                .dbs
+                .objects
+                .prefix_iter(self.txn, &prefix)
+                .map_err(Error::Lmdb)?
+            {
+                let (key, _) = item.map_err(Error::Lmdb)?;
+                ids.push(be_u64(&key[4..12]));
+            }
+            for id in ids {
+                let delivered = self
+                    .dbs
+                    .full_sync_seen
+                    .get(self.txn, &seen_object_key(entity.id.id, id))
+                    .map_err(Error::Lmdb)?
+                    .is_some();
+                if delivered || pending.contains(&(entity.id.id, self.global_of(entity, id)?)) {
+                    continue;
+                }
+                if self.remove_local(entity, id)? {
+                    applied.removed(entity.id.id, id);
+                }
+            }
+            for relation in &entity.relations {
+                let links = self.keys_with_prefix_links(&relation.id.id.to_be_bytes())?;
+                for key in links {
+                    let delivered = self
+                        .dbs
+                        .full_sync_seen
+                        .get(self.txn, &seen_link_key(&key))
+                        .map_err(Error::Lmdb)?
+                        .is_some();
+                    if !delivered {
+                        self.dbs.links.delete(self.txn, &key).map_err(Error::Lmdb)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the queued transactions' ops again (all of them, or only those changing an
     /// object in `only`), as after a full sync or a correction.
     fn reapply_queue(
@@ -1152,15 +1218,8 @@ impl Writer<'_, '_> {
                 source,
                 target,
             } => {
-                let found = model
-                    .entities
-                    .iter()
-                    .filter(|e| e.is_sync_enabled())
-                    .find_map(|e| {
-                        e.relation(*relation)
-                            .and_then(|r| model.entity(r.target_id.id).map(|t| (e, r, t)))
-                    });
-                let Some((entity, relation, target_entity)) = found else {
+                let Some((entity, relation, target_entity)) = link_relation(model, *relation)
+                else {
                     applied.skipped_ops += 1;
                     return Ok(());
                 };
@@ -1435,6 +1494,38 @@ fn link_key(relation: u32, source: u64, target: u64) -> [u8; 20] {
     key[..12].copy_from_slice(&link_prefix(relation, source));
     key[12..].copy_from_slice(&target.to_be_bytes());
     key
+}
+
+/// The full-sync mark of an object, see [`db_name::FULL_SYNC_SEEN`].
+fn seen_object_key(entity: u32, id: u64) -> [u8; 13] {
+    let mut key = [0u8; 13];
+    key[0] = b'o';
+    key[1..].copy_from_slice(&object_key(entity, id));
+    key
+}
+
+/// The full-sync mark of a link (given by its `LINKS` key).
+fn seen_link_key(link: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + link.len());
+    key.push(b'l');
+    key.extend_from_slice(link);
+    key
+}
+
+/// The sync-enabled entity that owns standalone relation `relation`, the relation and its
+/// target entity.
+fn link_relation(
+    model: &Model,
+    relation: u32,
+) -> Option<(&Entity, &sync_model::Relation, &Entity)> {
+    model
+        .entities
+        .iter()
+        .filter(|e| e.is_sync_enabled())
+        .find_map(|e| {
+            e.relation(relation)
+                .and_then(|r| model.entity(r.target_id.id).map(|t| (e, r, t)))
+        })
 }
 
 fn be_u64(bytes: &[u8]) -> u64 {

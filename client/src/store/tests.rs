@@ -493,8 +493,8 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
         id: gid,
         props: vec![(2, Value::String(title.into()))],
     };
-    // Synced earlier: two notes from another peer; then local changes: one edit, one new note
-    // and a local-only setting.
+    // Synced earlier: three notes from another peer (the server no longer has the third); then
+    // local changes: one edit, one new note and a local-only setting.
     store
         .apply_push(&[tx(
             1,
@@ -502,6 +502,7 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
             vec![
                 note_put(GlobalId(5, 1), "old 1"),
                 note_put(GlobalId(5, 2), "old 2"),
+                note_put(GlobalId(5, 3), "old 3"),
             ],
         )])
         .expect("push");
@@ -516,7 +517,9 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
         .expect("put");
 
     let begun = store.begin_full_sync(40, 0).expect("begin");
-    assert_eq!(begun.changes[0].removes, vec![1]);
+    // The local data stays visible until the chunks replace it.
+    assert_eq!(begun.changes, []);
+    assert_eq!(store.list("Note").expect("list").len(), 4);
     let state = store.sync_state().expect("state");
     assert!(state.full_sync_in_progress);
     assert_eq!(state.last_seq, 0);
@@ -533,7 +536,9 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
         store.get("Note", edited).expect("get").expect("kept")["title"],
         json!("edited")
     );
-    store.end_full_sync(40).expect("end");
+    let ended = store.end_full_sync(40).expect("end");
+    // What the snapshot did not deliver is gone on the server.
+    assert_eq!(ended.changes[0].removes, vec![3]);
     let title = |id| {
         store
             .get("Note", id)
@@ -541,6 +546,7 @@ fn full_sync_replaces_synced_data_and_reapplies_the_queue() {
             .map(|o| o["title"].clone())
     };
     assert_eq!(title(1), Some(json!("server 1")));
+    assert_eq!(title(3), None);
     assert_eq!(title(edited), Some(json!("edited")));
     assert_eq!(title(new), Some(json!("new")));
     assert_eq!(store.list("Note").expect("list").len(), 4);
@@ -640,4 +646,84 @@ fn every_put_advances_the_sync_clock_past_anything_seen() {
             .len(),
         3
     );
+}
+
+#[test]
+fn an_interrupted_full_sync_keeps_the_data_and_the_next_one_sweeps() {
+    let (dir, store) = open(all_types_model());
+    let model = all_types_model();
+    let peer = store.peer_id();
+    let note = store.entity("Note").expect("Note").clone();
+    let every = store.entity("Everything").expect("Everything").clone();
+    let note_put = |gid: GlobalId, title: &str| Op::Put {
+        entity: note.id.id,
+        id: gid,
+        props: vec![(2, Value::String(title.into()))],
+    };
+    // Our own acknowledged notes and a link between objects the server has.
+    let a = store.put("Note", &json!({"title": "a"})).expect("put");
+    let b = store.put("Note", &json!({"title": "b"})).expect("put");
+    let e = store.put("Everything", &json!({})).expect("put");
+    store.link("Everything", "notes", e, a).expect("link");
+    store.apply_ack(4, 4, &[], true).expect("ack");
+    assert_eq!(store.outgoing_queue_len().expect("len"), 0);
+
+    // A full sync that delivers only note a before the process dies.
+    store.begin_full_sync(9, 4).expect("begin");
+    store
+        .apply_full_sync_chunk(&[note_put(GlobalId(peer, a), "a on server")])
+        .expect("chunk");
+    let store = reopen(&dir, store, model);
+    let state = store.sync_state().expect("state");
+    assert!(state.full_sync_in_progress);
+    assert_eq!(
+        state.last_seq, 0,
+        "the next connection does a full sync again"
+    );
+    // Everything acknowledged is still there, and the app can still change it.
+    assert_eq!(store.list("Note").expect("list").len(), 2);
+    assert_eq!(store.linked("Everything", "notes", e).expect("links"), [a]);
+
+    // The next full sync: b was removed on the server meanwhile, the link is still there.
+    store.begin_full_sync(10, 4).expect("begin");
+    store
+        .apply_full_sync_chunk(&[
+            note_put(GlobalId(peer, a), "a on server"),
+            Op::Put {
+                entity: every.id.id,
+                id: GlobalId(peer, e),
+                props: vec![],
+            },
+            Op::RelAdd {
+                relation: 1,
+                source: GlobalId(peer, e),
+                target: GlobalId(peer, a),
+            },
+        ])
+        .expect("chunk");
+    let ended = store.end_full_sync(10).expect("end");
+    assert_eq!(
+        ended
+            .changes
+            .iter()
+            .map(|c| (c.entity.as_str(), c.removes.clone()))
+            .collect::<Vec<_>>(),
+        [("Note", vec![b])]
+    );
+    assert_eq!(store.list("Note").expect("list").len(), 1);
+    assert_eq!(store.linked("Everything", "notes", e).expect("links"), [a]);
+
+    // A link the snapshot does not deliver is removed at the end.
+    store.begin_full_sync(11, 4).expect("begin");
+    store
+        .apply_full_sync_chunk(&[note_put(GlobalId(peer, a), "a on server")])
+        .expect("chunk");
+    store.end_full_sync(11).expect("end");
+    assert_eq!(
+        store.linked("Everything", "notes", e).expect("links"),
+        Vec::<u64>::new()
+    );
+    let state = store.sync_state().expect("state");
+    assert!(!state.full_sync_in_progress);
+    assert_eq!(state.last_seq, 11);
 }
