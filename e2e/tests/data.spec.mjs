@@ -151,6 +151,21 @@ test('download one entity as JSON: the file holds the Task and its relation', as
   expect(again.suggestedFilename()).toBe('Project.json');
   const projects = JSON.parse(readFileSync(await again.path(), 'utf8'));
   expect(projects.objects.map((o) => o.name)).toContain(written.projectName);
+
+  // Everything: objects of every entity, named by `_entity`, and the links array.
+  await page.goto('/data');
+  const [all] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('[data-test="download-all"]').click(),
+  ]);
+  expect(all.suggestedFilename()).toBe('sync-server-export.json');
+  const everything = JSON.parse(readFileSync(await all.path(), 'utf8'));
+  const total = entities.reduce((sum, e) => sum + e.objectCount, 0);
+  expect(everything.objects).toHaveLength(total);
+  expect(everything.objects.find((o) => o.id === written.projectId)).toMatchObject({
+    _entity: 'Project', name: written.projectName,
+  });
+  expect(everything.links).toEqual([]);
 });
 
 /// A port nobody listens on.

@@ -78,6 +78,14 @@ fn VersionsTab(versions: LocalResource<ApiResult<SchemaVersionList>>) -> impl In
     let error = RwSignal::new(None::<ApiError>);
     let viewing = RwSignal::new(None::<Viewing>);
     let confirm = RwSignal::new(None::<(u64, u64)>);
+    // Escape closes whichever dialog is open.
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.key() == "Escape" {
+            viewing.set(None);
+            confirm.set(None);
+        }
+    });
+    on_cleanup(move || handle.remove());
 
     let saved = Callback::new(move |version: SchemaVersion| {
         uploading.set(false);
