@@ -25,6 +25,7 @@ const COMPOSITES: [(&str, &[&str]); 4] = [
         "Transactions",
         &[
             "clientTxsApplied",
+            "clientTxOpsApplied",
             "txsSentHistoric",
             "txsSentNew",
             "skippedTxDups",
@@ -149,6 +150,8 @@ pub fn StatsPage() -> impl IntoView {
         })
         .collect_view();
 
+    let loaded = Memo::new(move |_| stats.with(Option::is_some));
+    let failed = Memo::new(move |_| error.with(Option::is_some));
     let status_line = move || {
         let when = updated.get().map(format::time_ms);
         match (auto.get(), visible.get(), when) {
@@ -200,11 +203,11 @@ pub fn StatsPage() -> impl IntoView {
             {move || retention_hint(resolution.get())} " " {status_line}
         </p>
         {move || error.get().map(|error| view! { <ErrorBox error/> })}
-        {move || {
-            if stats.with(Option::is_none) {
-                return error.with(Option::is_none).then(|| view! { <Loading what="statistics"/> }).into_any();
-            }
-            view! { <Charts stats composite/> }.into_any()
+        // Memos, so that the charts are built once and only their figures change each second.
+        {move || match (loaded.get(), failed.get()) {
+            (true, _) => view! { <Charts stats composite/> }.into_any(),
+            (false, false) => view! { <Loading what="statistics"/> }.into_any(),
+            (false, true) => ().into_any(),
         }}
     }
 }

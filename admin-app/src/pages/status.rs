@@ -91,7 +91,7 @@ fn SystemInfo(status: Status) -> impl IntoView {
         .map(|[a, b, c]| format!("{a:.2} · {b:.2} · {c:.2}"))
         .unwrap_or_else(unknown);
     view! {
-        <div class="grid-cards" data-test="status-info">
+        <div class="grid-cards status-cards" data-test="status-info">
             <section class="panel">
                 <h2 class="panel-title">"General"</h2>
                 <dl class="facts">

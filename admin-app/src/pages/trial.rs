@@ -136,7 +136,7 @@ fn Terms(status: TrialStatus, accepted: RwSignal<Option<TrialStatus>>) -> impl I
                     "Sync clients are refused until an admin accepts these terms. "
                     {(days > 0).then_some("After the period ends, client logins are refused again; the data stays where it is.")}
                 </li>
-                <li>"To evaluate again, start with a fresh dataset: " {status.how_to_restart.clone()}</li>
+                <li>{status.how_to_restart.clone()}</li>
                 <li>"The acceptance is recorded once for this dataset with your user name, the time and the role you choose below, and appears in the log events."</li>
             </ul>
             <fieldset class="roles">

@@ -72,16 +72,13 @@ fn UsersTable(users: Vec<User>, dialog: RwSignal<Option<Dialog>>) -> impl IntoVi
     if users.is_empty() {
         return view! { <p class="empty">"No users."</p> }.into_any();
     }
-    let mark = |on: bool| if on { "✓" } else { "—" };
     view! {
         <div class="table-wrap">
-            <table data-test="users-table">
+            <table class="users-table" data-test="users-table">
                 <thead>
                     <tr>
                         <th>"Name"</th>
-                        <th>"Admin"</th>
-                        <th>"Sync login"</th>
-                        <th>"Sync write"</th>
+                        <th>"Permissions"</th>
                         <th>"Created"</th>
                         <th>"Actions"</th>
                     </tr>
@@ -99,10 +96,8 @@ fn UsersTable(users: Vec<User>, dialog: RwSignal<Option<Dialog>>) -> impl IntoVi
                                         <strong>{user.name.clone()}</strong>
                                         {is_me.then(|| view! { " " <span class="badge accent">"you"</span> })}
                                     </td>
-                                    <td class="perm" class:on=p.admin>{mark(p.admin)}</td>
-                                    <td class="perm" class:on=p.sync_login>{mark(p.sync_login)}</td>
-                                    <td class="perm" class:on=p.sync_write>{mark(p.sync_write)}</td>
-                                    <td>{format::time_ms(user.created_ms)}</td>
+                                    <td class="perms" data-test="user-permissions">{permission_badges(p)}</td>
+                                    <td class="created">{format::time_ms(user.created_ms)}</td>
                                     <td class="actions">
                                         <button
                                             class="secondary"
@@ -485,6 +480,27 @@ fn DialogFrame(
 }
 
 // Helpers below.
+
+/// A badge per permission the user has.
+fn permission_badges(p: Permissions) -> AnyView {
+    let badges: Vec<(&str, &str)> = [
+        (p.admin, "admin", "accent"),
+        (p.sync_login, "sync login", "ok"),
+        (p.sync_write, "sync write", "ok"),
+    ]
+    .into_iter()
+    .filter(|(on, _, _)| *on)
+    .map(|(_, name, class)| (name, class))
+    .collect();
+    if badges.is_empty() {
+        return view! { <span class="muted">"none"</span> }.into_any();
+    }
+    badges
+        .into_iter()
+        .map(|(name, class)| view! { <span class=format!("badge {class}")>{name}</span> " " })
+        .collect_view()
+        .into_any()
+}
 
 fn password_problem(password: &str, repeat: &str) -> Option<String> {
     if password.chars().count() < MIN_PASSWORD_LEN {

@@ -1,5 +1,5 @@
-//! A time-series chart drawn as SVG: lines, min-max bands, time and value axes, a legend and a
-//! readout that follows the pointer.
+//! A time-series chart drawn as SVG: lines, min-max bands, time and value axes, and a legend
+//! with the values at the point under the pointer (else the newest).
 
 use leptos::html;
 use leptos::prelude::*;
@@ -79,29 +79,47 @@ pub fn Chart(
             .map(|v| trim(v, 3))
             .unwrap_or_default()
     };
-    let readout = move || {
-        spec.with(|s| {
-            let index = hover.get().or_else(|| s.timestamps.len().checked_sub(1))?;
-            readout(s, index)
-        })
+    // The point the readout and the legend show: the one under the pointer, else the newest.
+    let shown = move |s: &ChartSpec| {
+        hover
+            .get()
+            .or_else(|| s.timestamps.len().checked_sub(1))
+            .filter(|i| *i < s.timestamps.len())
     };
+    let readout = move || spec.with(|s| shown(s).and_then(|i| point_time(s, i)));
     let legend = move || {
         spec.with(|s| {
+            let index = shown(s);
             s.lines
                 .iter()
                 .map(|line| {
-                    let band = line.band.is_some().then(|| {
+                    let value = index
+                        .and_then(|i| line.values.get(i))
+                        .map(|v| value_text(*v, s.unit));
+                    let band = line.band.as_ref().map(|(lo, hi)| {
+                        let range =
+                            index
+                                .and_then(|i| Some((lo.get(i)?, hi.get(i)?)))
+                                .map(|(lo, hi)| {
+                                    format!(
+                                        "{}–{}",
+                                        value_text(*lo, s.unit),
+                                        value_text(*hi, s.unit)
+                                    )
+                                });
                         view! {
                             <span>
                                 <span class="swatch band" style:background=line.color></span>
-                                "min–max"
+                                "min–max "
+                                <strong>{range}</strong>
                             </span>
                         }
                     });
                     view! {
                         <span>
                             <span class="swatch" style:background=line.color></span>
-                            {line.label.clone()}
+                            {line.label.clone()} " "
+                            <strong>{value}</strong>
                         </span>
                         {band}
                     }
@@ -264,10 +282,13 @@ fn svg(spec: &ChartSpec, g: &Geometry, hover: Option<usize>) -> impl IntoView + 
         .iter()
         .map(|(t, label)| {
             let x = g.x(*t);
+            // A label that would stick out of the picture is left off; its tick stays.
+            let half = label.chars().count() as f64 * CHAR_W / 2.0;
+            let label = (x - half >= 0.0 && x + half <= VIEW_W).then(|| label.clone());
             view! {
                 <line class="axis" x1=x x2=x y1=bottom y2=bottom + 4.0></line>
                 <text class="axis-label" x=x y=bottom + 15.0 text-anchor="middle">
-                    {label.clone()}
+                    {label}
                 </text>
             }
         })
@@ -338,6 +359,16 @@ fn draw_line(
             .map(|&(a, b)| {
                 let mut outline = points(hi, a, b);
                 outline.extend(points(lo, a, b).into_iter().rev());
+                // A lone interval gets a narrow bar instead of a flat outline.
+                if a == b {
+                    let ((x, top), (_, low)) = (outline[0], outline[1]);
+                    outline = vec![
+                        (x - 3.0, top),
+                        (x + 3.0, top),
+                        (x + 3.0, low),
+                        (x - 3.0, low),
+                    ];
+                }
                 format!("{}Z", path(&outline))
             })
             .collect();
@@ -392,33 +423,17 @@ fn segments(timestamps: &[i64], interval_ms: i64) -> Vec<(usize, usize)> {
     out
 }
 
-/// The text above the plot: the time of one point and every line's value there.
-fn readout(spec: &ChartSpec, i: usize) -> Option<String> {
+/// The time of one point, above the plot.
+fn point_time(spec: &ChartSpec, i: usize) -> Option<String> {
     let (_, style) = x_tick_style(spec.interval_ms);
     let mut out = time_label(*spec.timestamps.get(i)?, style.long());
     if spec.last_partial && i + 1 == spec.timestamps.len() {
-        out.push_str(" (so far)");
-    }
-    for line in &spec.lines {
-        let Some(v) = line.values.get(i) else {
-            continue;
-        };
-        let value = value_text(*v, spec.unit);
-        out.push_str(" · ");
-        match &line.band {
-            Some((lo, hi)) if i < lo.len() && i < hi.len() => out.push_str(&format!(
-                "{} {value} (min {}, max {})",
-                line.label,
-                value_text(lo[i], spec.unit),
-                value_text(hi[i], spec.unit)
-            )),
-            _ => out.push_str(&format!("{} {value}", line.label)),
-        }
+        out.push_str(" (running)");
     }
     Some(out)
 }
 
-/// A value in the readout: exact, with its unit.
+/// A value in the legend: exact, with its unit.
 fn value_text(v: f64, unit: Unit) -> String {
     match unit {
         Unit::Bytes => format::bytes(v.max(0.0) as u64),
