@@ -52,9 +52,11 @@ for target in $targets; do
   # shellcheck disable=SC2046
   cargo +nightly fuzz run "${build_flags[@]}" "$target" "$work" "$root/fuzz/corpus/$target" $(extra_seeds "$target") \
     -- -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log" 2>&1 || status=$?
-  grep -E '^(#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units)' "$log" || true
+  grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units)' "$log" || true
   if [ "$status" -ne 0 ]; then
-    tail -n 40 "$log"
+    # The panic message, then cargo-fuzz's summary: the input and the commands to replay it.
+    grep -E -A2 'panicked at|ERROR: libFuzzer' "$log" | head -n 12 || true
+    sed -n '/^Failing input:/,/^Stack backtrace:/p' "$log" | sed '$d'
     failed+=("$target")
   fi
 done
