@@ -26,6 +26,9 @@ trap 'rm -f "$log"' EXIT
 echo "== cargo test"
 cargo test --workspace --exclude admin-app --locked 2>&1 | tee "$log"
 
+echo "== fuzz (quick mode: every cargo-fuzz target for a few seconds; nightly toolchain)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" ./scripts/fuzz.sh
+
 echo "== e2e (Playwright, Debian chromium, the debug binaries cargo test built)"
 (cd e2e && npx playwright test) 2>&1 | tee -a "$log"
 
