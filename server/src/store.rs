@@ -967,7 +967,10 @@ pub mod log {
     ) -> Result<LogRecord> {
         let head = read_u64(wtxn, dbs, meta_key::LOG_HEAD)?;
         let prev_hash = match dbs.tx_log.last(wtxn).map_err(Error::Lmdb)? {
-            Some((seq, raw)) => decode_record(seq, raw)?.hash,
+            Some((seq, raw)) => match stored_hash(raw) {
+                Some(hash) => hash.to_vec(),
+                None => decode_record(seq, raw)?.hash,
+            },
             None => vec![0; 16],
         };
         let mut record = LogRecord {
@@ -979,11 +982,15 @@ pub mod log {
             rejected,
             hash: Vec::new(),
         };
-        record.hash = chain_hash(&prev_hash, &record);
-        let raw = rmp_serde::to_vec(&record).map_err(|e| Error::Corrupt {
+        // The operations are encoded once: the hash covers these bytes and the stored record
+        // embeds them.
+        let corrupt = |message: String| Error::Corrupt {
             what: "tx-log".into(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let ops_raw = rmp_serde::to_vec(&record.ops).map_err(|e| corrupt(e.to_string()))?;
+        record.hash = chain_hash_of_encoded_ops(&prev_hash, &record, &ops_raw);
+        let raw = encode_record(&record, &ops_raw).map_err(corrupt)?;
         dbs.tx_log
             .put(wtxn, &record.seq, &raw)
             .map_err(Error::Lmdb)?;
@@ -1128,6 +1135,15 @@ pub enum SnapshotItem {
 /// The hash of a log record chained to the previous one: the first 16 bytes of SHA-256 over
 /// `prev_hash ‖ seq ‖ origin ‖ client_tx_id ‖ time_ms` (u64 big-endian each) `‖ MessagePack(ops)`.
 pub fn chain_hash(prev_hash: &[u8], record: &LogRecord) -> Vec<u8> {
+    chain_hash_of_encoded_ops(
+        prev_hash,
+        record,
+        &rmp_serde::to_vec(&record.ops).unwrap_or_default(),
+    )
+}
+
+/// [`chain_hash`] with `MessagePack(ops)` already encoded.
+fn chain_hash_of_encoded_ops(prev_hash: &[u8], record: &LogRecord, ops_raw: &[u8]) -> Vec<u8> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     hasher.update(prev_hash);
@@ -1139,8 +1155,29 @@ pub fn chain_hash(prev_hash: &[u8], record: &LogRecord) -> Vec<u8> {
     ] {
         hasher.update(n.to_be_bytes());
     }
-    hasher.update(rmp_serde::to_vec(&record.ops).unwrap_or_default());
+    hasher.update(ops_raw);
     hasher.finalize()[..16].to_vec()
+}
+
+/// Encodes a record as `rmp_serde::to_vec(record)` does (a 7-element array in field order), but
+/// with its operations already encoded as `ops_raw` (`rmp_serde::to_vec(&record.ops)`), so they
+/// are not encoded twice. A test checks the bytes against `rmp_serde`.
+fn encode_record(record: &LogRecord, ops_raw: &[u8]) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::with_capacity(ops_raw.len() + 64 + 16 * record.rejected.len());
+    let fail = |e: &dyn std::fmt::Display| e.to_string();
+    rmp::encode::write_array_len(&mut raw, 7).map_err(|e| fail(&e))?;
+    for n in [
+        record.seq,
+        record.origin,
+        record.client_tx_id,
+        record.time_ms,
+    ] {
+        rmp::encode::write_uint(&mut raw, n).map_err(|e| fail(&e))?;
+    }
+    raw.extend_from_slice(ops_raw);
+    rmp_serde::encode::write(&mut raw, &record.rejected).map_err(|e| fail(&e))?;
+    rmp::encode::write_bin(&mut raw, &record.hash).map_err(|e| fail(&e))?;
+    Ok(raw)
 }
 
 /// The 40-byte key of a standalone relation link.
@@ -1168,6 +1205,15 @@ fn parse_link_key(key: &[u8]) -> Option<(u64, GlobalId, GlobalId)> {
         GlobalId(part(8)?, part(16)?),
         GlobalId(part(24)?, part(32)?),
     ))
+}
+
+/// The hash of an encoded [`LogRecord`] without decoding it: the record is a MessagePack array
+/// whose last element is the 16-byte hash (`bin8` marker 0xc4, length 16). Appending reads the
+/// previous entry's hash this way, so it does not decode every operation of a large entry again.
+/// `None` if the bytes do not end that way (the caller then decodes the record).
+fn stored_hash(raw: &[u8]) -> Option<&[u8]> {
+    let tail = raw.len().checked_sub(18).map(|start| &raw[start..])?;
+    (tail[0] == 0xc4 && tail[1] == 16).then(|| &tail[2..])
 }
 
 fn decode_record(seq: u64, raw: &[u8]) -> Result<LogRecord> {

@@ -239,10 +239,11 @@ impl Connection {
                         ops: vec![],
                     },
                 );
+                let tx_id = tx.tx_id;
                 let answer = if self.can_write {
                     self.service.hub.apply(
                         self.session.peer(),
-                        tx.clone(),
+                        tx,
                         bytes,
                         self.session.known().properties.clone(),
                     )
@@ -256,7 +257,7 @@ impl Connection {
                     });
                     answer
                 };
-                self.pending.push_back((tx.tx_id, answer));
+                self.pending.push_back((tx_id, answer));
             }
         }
         effects.retain(|e| !matches!(e, Effect::Apply(_)));

@@ -9,10 +9,10 @@
 //! the log. The frame of each transaction is encoded once and shared by all recipients.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use shared_types::protocol::{ApplyTx, GlobalId, ServerMessage, TxEntry, TxErrorCode, encode};
+use shared_types::protocol::{ApplyTx, GlobalId, TxEntry, TxErrorCode, encode};
 use tokio::sync::{broadcast, oneshot};
 
 use super::apply;
@@ -36,8 +36,43 @@ pub struct Committed {
     /// The sender's puts that lost a conflict; its own entry carries their current state.
     pub rejected: Vec<(u32, GlobalId)>,
     pub entry: TxEntry,
-    /// The encoded `Push { txs: [entry] }`, shared by all recipients that know every entity in it.
-    pub frame: Bytes,
+    /// The encoded `Push { txs: [entry] }`, shared by all recipients that know every entity in
+    /// it. Encoded by the first recipient that needs it, on its own task: the writer thread, which
+    /// every commit waits for, never encodes pushes, and nothing is encoded when nobody listens.
+    frame: OnceLock<Bytes>,
+}
+
+impl Committed {
+    pub fn new(
+        seq: u64,
+        origin: u64,
+        client_tx_id: u64,
+        rejected: Vec<(u32, GlobalId)>,
+        entry: TxEntry,
+    ) -> Committed {
+        Committed {
+            seq,
+            origin,
+            client_tx_id,
+            rejected,
+            entry,
+            frame: OnceLock::new(),
+        }
+    }
+
+    /// The encoded push of this entry, the same bytes as `encode(&ServerMessage::Push { txs:
+    /// vec![entry] })`, encoded once.
+    pub fn frame(&self) -> &Bytes {
+        self.frame
+            .get_or_init(|| Bytes::from(encode(&PushRef::Push { txs: [&self.entry] })))
+    }
+}
+
+/// `ServerMessage::Push` with a borrowed entry: serializes to the same bytes without a copy of
+/// the operations (checked by a test).
+#[derive(serde::Serialize)]
+enum PushRef<'a> {
+    Push { txs: [&'a TxEntry; 1] },
 }
 
 /// What became of a client transaction.
@@ -256,19 +291,47 @@ impl Hub {
             ops: record.ops,
             tx_id: 0,
         };
-        let frame = Bytes::from(encode(&ServerMessage::Push {
-            txs: vec![entry.clone()],
-        }));
-        let committed = Arc::new(Committed {
-            seq: record.seq,
-            origin: record.origin,
-            client_tx_id: record.client_tx_id,
-            rejected: record.rejected,
+        let committed = Arc::new(Committed::new(
+            record.seq,
+            record.origin,
+            record.client_tx_id,
+            record.rejected,
             entry,
-            frame,
-        });
-        tracing::debug!(target: "SvDPsh", "Have {} bytes of data ({} clients).", committed.frame.len(), self.sender.receiver_count());
+        ));
+        tracing::debug!(target: "SvDPsh", "Have {} operations for {} clients.", committed.entry.ops.len(), self.sender.receiver_count());
         // No receivers is fine: nobody is subscribed.
         let _ = self.sender.send(committed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared_types::protocol::{GlobalId, Op, ServerMessage, TxEntry, Value, decode_server};
+
+    use super::*;
+
+    #[test]
+    fn the_shared_frame_is_the_encoded_push_of_the_entry() {
+        let entry = TxEntry {
+            seq: 7,
+            origin: 3,
+            time_ms: 1_700_000_000_000,
+            ops: vec![
+                Op::Put {
+                    entity: 1,
+                    id: GlobalId(3, 1),
+                    props: vec![(2, Value::String("text".into())), (6, Value::Int(9))],
+                },
+                Op::Remove {
+                    entity: 1,
+                    id: GlobalId(3, 2),
+                },
+            ],
+            tx_id: 0,
+        };
+        let committed = Committed::new(7, 3, 11, vec![], entry.clone());
+        let push = ServerMessage::Push { txs: vec![entry] };
+        assert_eq!(committed.frame()[..], encode(&push)[..]);
+        assert_eq!(decode_server(committed.frame()).unwrap(), push);
     }
 }

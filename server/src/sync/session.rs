@@ -201,7 +201,7 @@ impl Session {
             &committed.entry,
             committed.client_tx_id,
             &committed.rejected,
-            Some(&committed.frame),
+            Some(committed.frame()),
         )]
     }
 
@@ -218,9 +218,11 @@ impl Session {
         if entry.origin == self.peer && self.peer != 0 {
             return Effect::SendOwn {
                 entry: TxEntry {
+                    seq: entry.seq,
+                    origin: entry.origin,
+                    time_ms: entry.time_ms,
                     ops: vec![],
                     tx_id: client_tx_id,
-                    ..entry.clone()
                 },
                 rejected: rejected.to_vec(),
             };
@@ -241,8 +243,11 @@ impl Session {
             .collect();
         Effect::Send(ServerMessage::Push {
             txs: vec![TxEntry {
+                seq: entry.seq,
+                origin: entry.origin,
+                time_ms: entry.time_ms,
                 ops,
-                ..entry.clone()
+                tx_id: entry.tx_id,
             }],
         })
     }

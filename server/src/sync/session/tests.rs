@@ -1,4 +1,3 @@
-use bytes::Bytes;
 use shared_types::protocol::{ApplyTx, GlobalId, Login, TxEntry};
 
 use super::*;
@@ -27,14 +26,13 @@ fn committed(seq: u64, origin: u64, entity: u32) -> Committed {
         }],
         tx_id: 0,
     };
-    Committed {
+    Committed::new(
         seq,
         origin,
-        client_tx_id: seq,
-        rejected: vec![(entity, GlobalId(origin, seq))],
-        frame: Bytes::from(vec![seq as u8]),
+        seq,
+        vec![(entity, GlobalId(origin, seq))],
         entry,
-    }
+    )
 }
 
 fn logged_in(mode: RequestUpdatesMode, last_seq: u64) -> Session {
@@ -130,9 +128,10 @@ fn live_commits_go_out_in_order_and_gaps_trigger_catch_up() {
     // Already seen.
     assert!(session.on_committed(&committed(5, 9, 1)).is_empty());
     // Next in line: the shared frame.
+    let next = committed(6, 9, 1);
     assert_eq!(
-        session.on_committed(&committed(6, 9, 1)),
-        vec![Effect::SendFrame(Bytes::from(vec![6u8]))]
+        session.on_committed(&next),
+        vec![Effect::SendFrame(next.frame().clone())]
     );
     assert_eq!(session.position(), 6);
     // A gap: read from the log instead; the position does not move.
