@@ -105,3 +105,25 @@ struct Frame {
     from: u64,
     data: bytes::Bytes,
 }
+
+/// The hidden `broadcast` mode: the broadcast server in a process of its own (a multi-thread
+/// runtime like the sync server's). Prints `port N`, then serves until stdin closes.
+// Standard output is the protocol with the bench.
+#[allow(clippy::print_stdout)]
+pub fn broadcast_process() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let addr = start_broadcast_server().await?;
+        println!("port {}", addr.port());
+        tokio::task::spawn_blocking(|| {
+            use std::io::Read;
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        })
+        .await?;
+        anyhow::Ok(())
+    })?;
+    // The connection tasks would keep the runtime's drop waiting on nothing useful.
+    std::process::exit(0)
+}

@@ -20,6 +20,9 @@ pub const TASK_UID: u64 = 6645479796472661392;
 const TASK_TEXT: u32 = 2;
 const TASK_CLOCK: u32 = 6;
 
+/// The prefix of a stamped task's text.
+const STAMP: &str = "sent ";
+
 /// A hang guard for every read (not a timing assertion).
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -51,6 +54,18 @@ impl Client {
         let (ws, _) = connect(&target.url)
             .await
             .with_context(|| format!("connecting to {}", target.url))?;
+        Client::login_over(ws, target, peer_id, last_seq, mode).await
+    }
+
+    /// Logs in over an open WebSocket: reads `Hello`, logs in without credentials and expects
+    /// OK.
+    pub async fn login_over(
+        ws: Ws,
+        target: &Target,
+        peer_id: u64,
+        last_seq: u64,
+        mode: RequestUpdatesMode,
+    ) -> Result<Client> {
         let mut client = Client { ws, head_seq: 0 };
         match client.recv().await? {
             ServerMessage::Hello { .. } => {}
@@ -168,6 +183,39 @@ pub fn task_put(peer: u64, local: u64) -> Op {
             (TASK_CLOCK, Value::Int(1)),
         ],
     }
+}
+
+/// A `Task` put whose text carries the writer's wall clock at sending, `sent NS` (nanoseconds
+/// since the Unix epoch), so a subscriber in another process can time its receipt.
+pub fn stamped_put(peer: u64, local: u64, sent_ns: u64) -> Op {
+    Op::Put {
+        entity: TASK,
+        id: GlobalId(peer, local),
+        props: vec![
+            (TASK_TEXT, Value::String(format!("{STAMP}{sent_ns}"))),
+            (TASK_CLOCK, Value::Int(1)),
+        ],
+    }
+}
+
+/// The (local id, send time in ns) of the first stamped put in `ops`.
+pub fn stamp(ops: &[Op]) -> Option<(u64, u64)> {
+    ops.iter().find_map(|op| match op {
+        Op::Put { id, props, .. } => props.iter().find_map(|(prop, value)| match value {
+            Value::String(text) if *prop == TASK_TEXT => {
+                Some((id.1, text.strip_prefix(STAMP)?.parse().ok()?))
+            }
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+/// The wall clock in nanoseconds since the Unix epoch (shared by every process on the machine).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// An `ApplyTx` of `count` task puts with local ids from `first_local`.

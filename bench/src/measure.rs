@@ -85,6 +85,11 @@ impl Bench {
         self.next_peer.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The first of `count` consecutive unused peer ids.
+    pub fn peers(&self, count: u64) -> u64 {
+        self.next_peer.fetch_add(count, Ordering::Relaxed)
+    }
+
     /// A fresh in-process server on 127.0.0.1:0 (unsecured, log level warn, no admin), or the
     /// `--server` target.
     pub async fn server(&self, name: &str) -> Result<Running> {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::measure::Fanout;
 use crate::rss::Rss;
+use crate::scale::{Connections, CpuIngest, FanoutProcesses, Start, Startup};
 
 /// Everything one run measured, with the machine it ran on.
 #[derive(Serialize)]
@@ -14,6 +15,8 @@ pub struct Report {
     pub quick: bool,
     /// `None` when the server ran in-process.
     pub server: Option<String>,
+    /// The binary spawned for the measurements that need a server process of its own.
+    pub server_binary: Option<String>,
     pub machine: Machine,
     pub rows: Vec<Row>,
     pub skipped: Vec<String>,
@@ -69,10 +72,11 @@ impl Row {
 }
 
 impl Report {
-    pub fn new(quick: bool, server: Option<String>) -> Report {
+    pub fn new(quick: bool, server: Option<String>, server_binary: Option<String>) -> Report {
         Report {
             quick,
             server,
+            server_binary,
             machine: Machine::current(),
             rows: Vec::new(),
             skipped: Vec::new(),
@@ -138,15 +142,191 @@ impl Report {
         ));
     }
 
+    /// Idle connections held by the spawned server, its RSS and RSS per connection.
+    pub fn connections(&mut self, c: &Connections) {
+        let mut note = format!(
+            "{} swarm processes, open-files limit {}; {} failed, {} not tried after a failure; \
+             {} still open at the end; connecting and logging in took {:.1} s and {:.2} s of \
+             server CPU",
+            c.swarms,
+            c.nofile,
+            c.failed,
+            c.not_tried,
+            c.alive,
+            c.connect_elapsed.as_secs_f64(),
+            c.connect_cpu.as_secs_f64()
+        );
+        if let Some(error) = &c.first_error {
+            let _ = write!(note, "; first error: {error}");
+        }
+        if c.connected < c.requested && c.nofile <= c.requested as u64 {
+            let _ = write!(
+                note,
+                "; the server, too, may hold only {} descriptors (the hard limit; raising it \
+                 needs CAP_SYS_RESOURCE)",
+                c.nofile
+            );
+        }
+        self.push(
+            Row::new(
+                "conns",
+                format!("idle logged-in connections held (of {})", c.requested),
+                c.connected as f64,
+                "conns",
+                None,
+            )
+            .with_note(note),
+        );
+        self.push(Row::new(
+            "conns",
+            "spawned server VmRSS before connecting".into(),
+            c.idle_kib as f64,
+            "KiB",
+            None,
+        ));
+        self.push(Row::new(
+            "conns",
+            format!("VmRSS with {} connections", c.connected),
+            c.connected_kib as f64,
+            "KiB",
+            None,
+        ));
+        let per =
+            c.connected_kib.saturating_sub(c.idle_kib) as f64 * 1024.0 / c.connected.max(1) as f64;
+        self.push(Row::new(
+            "conns",
+            "RSS per connection (VmRSS delta / connections)".into(),
+            per / 1000.0,
+            "KB",
+            None,
+        ));
+    }
+
+    /// Fan-out to subscribers in swarm processes beside the broadcast process, with the
+    /// serving process's CPU per delivered message.
+    pub fn fanout_processes(&mut self, f: &FanoutProcesses) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let who = format!("{} subs in {} procs", f.subscribers, f.swarms);
+        let base = "broadcast server process";
+        for (label, p) in [("p50", 0.50), ("p99", 0.99), ("max", 1.0)] {
+            self.push(Row::new(
+                "fanout-p",
+                format!("{who}, send → receipt {label}"),
+                ms(percentile(&f.sync.latencies, p)),
+                "ms",
+                Some((base.into(), ms(percentile(&f.base.latencies, p)))),
+            ));
+        }
+        let rate = |f: &Fanout| f.delivered as f64 / f.busy.as_secs_f64();
+        self.push(
+            Row::new(
+                "fanout-p",
+                format!("{who}, delivered messages/s"),
+                rate(&f.sync),
+                "msg/s",
+                Some((base.into(), rate(&f.base))),
+            )
+            .with_note(format!(
+                "{} rounds counted; machine CPU busy {:.0}% (sync) / {:.0}% (broadcast)",
+                f.sync.delivered / f.subscribers.max(1) as u64,
+                f.sync_machine_busy,
+                f.base_machine_busy
+            )),
+        );
+        let per = |cpu: Duration, f: &Fanout| cpu.as_secs_f64() * 1e6 / f.delivered.max(1) as f64;
+        self.push(
+            Row::new(
+                "cpu",
+                format!("server CPU per delivered message ({} subs)", f.subscribers),
+                per(f.sync_cpu, &f.sync),
+                "µs",
+                Some((base.into(), per(f.base_cpu, &f.base))),
+            )
+            .with_note(format!(
+                "utime+stime {:.2} s / {} messages",
+                f.sync_cpu.as_secs_f64(),
+                f.sync.delivered
+            )),
+        );
+    }
+
+    pub fn cpu_ingest(&mut self, c: &CpuIngest) {
+        self.push(
+            Row::new(
+                "cpu",
+                format!(
+                    "server CPU per applied object ({} in 10k-object txs)",
+                    c.objects
+                ),
+                c.cpu.as_secs_f64() * 1e6 / c.objects.max(1) as f64,
+                "µs",
+                None,
+            )
+            .with_note(format!(
+                "utime+stime {:.2} s; ingest {:.0} objects/s; machine CPU busy {:.0}%",
+                c.cpu.as_secs_f64(),
+                c.objects as f64 / c.elapsed.as_secs_f64(),
+                c.machine_busy
+            )),
+        );
+    }
+
+    pub fn startup(&mut self, s: &Startup) {
+        let ms = |starts: &[Start]| {
+            median(
+                starts
+                    .iter()
+                    .map(|s| s.elapsed.as_secs_f64() * 1000.0)
+                    .collect(),
+            )
+        };
+        let reported =
+            |starts: &[Start]| median(starts.iter().filter_map(|s| s.reported_ms).collect());
+        let rss = |starts: &[Start]| median(starts.iter().map(|s| s.rss_kib as f64).collect());
+        let n = s.filled.len();
+        self.push(
+            Row::new(
+                "startup",
+                format!(
+                    "restart on {} objects, spawn → \"started\" line, median of {n}",
+                    s.objects
+                ),
+                ms(&s.filled),
+                "ms",
+                Some(("empty database".into(), ms(&s.empty))),
+            )
+            .with_note(format!(
+                "server's own figure {:.2} ms (empty: {:.2} ms); database {:.0} MB on disk, \
+                 filled in {:.1} s, SIGTERM → exit {:.0} ms",
+                reported(&s.filled),
+                reported(&s.empty),
+                s.db_bytes as f64 / 1e6,
+                s.fill_elapsed.as_secs_f64(),
+                s.stop_elapsed.as_secs_f64() * 1000.0
+            )),
+        );
+        self.push(Row::new(
+            "startup",
+            format!(
+                "VmRSS 300 ms after restart on {} objects, median",
+                s.objects
+            ),
+            rss(&s.filled),
+            "KiB",
+            Some(("empty database".into(), rss(&s.empty))),
+        ));
+    }
+
     /// A plain-text table.
     pub fn table(&self) -> String {
         let mut out = String::new();
         let m = &self.machine;
         let _ = writeln!(
             out,
-            "sync-bench ({}; server {}) on {} × {}, kernel {}",
+            "sync-bench ({}; server {}; spawned server {}) on {} × {}, kernel {}",
             if self.quick { "quick" } else { "full" },
             self.server.as_deref().unwrap_or("in-process"),
+            self.server_binary.as_deref().unwrap_or("none"),
             m.nproc,
             m.cpu,
             m.kernel
@@ -209,6 +389,15 @@ fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted.sort_unstable();
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// The median (upper middle for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Three significant decimals for small figures, none for large ones.

@@ -5,11 +5,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use shared_types::protocol::RequestUpdatesMode;
 use tokio::task::JoinSet;
 
 use crate::client::{Client, Target};
+use crate::spawned::vm_rss_kib;
 
 /// How long the server settles before each RSS reading.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -113,14 +114,4 @@ async fn measure_child(
         connected_kib,
         clients,
     })
-}
-
-fn vm_rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    for line in status.lines() {
-        if let Some(rest) = line.strip_prefix("VmRSS:") {
-            return Ok(rest.trim().trim_end_matches("kB").trim().parse()?);
-        }
-    }
-    bail!("no VmRSS in /proc/{pid}/status")
 }
