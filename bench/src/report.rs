@@ -145,16 +145,18 @@ impl Report {
     /// Idle connections held by the spawned server, its RSS and RSS per connection.
     pub fn connections(&mut self, c: &Connections) {
         let mut note = format!(
-            "{} swarm processes, open-files limit {}; {} failed, {} not tried after a failure; \
-             {} still open at the end; connecting and logging in took {:.1} s and {:.2} s of \
-             server CPU",
+            "{} swarm processes (VmRSS {:.1} KB per client), open-files limit {}; {} failed, \
+             {} not tried after a failure; {} still open at the end; connecting and logging in \
+             took {:.1} s and {:.2} s of server CPU ({:.0} µs per connection)",
             c.swarms,
+            c.swarms_kib as f64 * 1.024 / c.connected.max(1) as f64,
             c.nofile,
             c.failed,
             c.not_tried,
             c.alive,
             c.connect_elapsed.as_secs_f64(),
-            c.connect_cpu.as_secs_f64()
+            c.connect_cpu.as_secs_f64(),
+            c.connect_cpu.as_secs_f64() * 1e6 / c.connected.max(1) as f64
         );
         if let Some(error) = &c.first_error {
             let _ = write!(note, "; first error: {error}");

@@ -78,6 +78,8 @@ pub struct Connections {
     pub connect_elapsed: Duration,
     /// Server CPU time while the clients connected and logged in.
     pub connect_cpu: Duration,
+    /// VmRSS of all swarm processes together, holding the connections.
+    pub swarms_kib: u64,
 }
 
 /// Fan-out from one writer in the bench to subscribers in swarm processes, with server CPU.
@@ -221,6 +223,10 @@ pub async fn connections(spawner: &Spawner<'_>, clients: usize) -> Result<Connec
     let connect_cpu = server.process.cpu()? - cpu_before;
     tokio::time::sleep(SETTLE_CONNECTED).await;
     let connected_kib = server.process.rss_kib()?;
+    let mut swarms_kib = 0;
+    for swarm in &swarms {
+        swarms_kib += swarm.rss_kib()?;
+    }
     let mut alive = 0;
     for swarm in &mut swarms {
         swarm.say("status")?;
@@ -250,6 +256,7 @@ pub async fn connections(spawner: &Spawner<'_>, clients: usize) -> Result<Connec
         connected_kib,
         connect_elapsed: ready.elapsed,
         connect_cpu,
+        swarms_kib,
     })
 }
 
