@@ -5,11 +5,6 @@ use std::process::ExitCode;
 use sync_server::config::{Config, ConfigError};
 use sync_server::{Listeners, logging, server};
 
-/// mimalloc instead of the system allocator: decoding and applying transactions allocate per
-/// value, and glibc's malloc/free were a large share of the ingest profile (docs/benchmarks.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     server::mark_process_start();
     let config = match Config::load(std::env::args_os()) {
