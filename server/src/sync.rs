@@ -13,6 +13,7 @@
 
 pub mod apply;
 mod connection;
+mod frames;
 pub mod hub;
 pub mod limits;
 pub mod series;
@@ -49,7 +50,7 @@ pub const DEFAULT_HISTORY_TARGET_PERCENT: u64 = 90;
 /// Read buffer of each WebSocket connection. tungstenite's default (128 KiB, allocated up front)
 /// dominated the memory of an idle connection (sync-bench measured ~137 KB per connection);
 /// larger messages still arrive whole, the buffer is only the unit of each socket read.
-pub const WS_READ_BUFFER_SIZE: usize = 8 * 1024;
+pub const WS_READ_BUFFER_SIZE: usize = 4 * 1024;
 
 /// A schema version as login matching needs it.
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ use shared_types::protocol::{
 use tokio::sync::{broadcast, oneshot};
 
 use super::SyncService;
+use super::frames::{self, ChunkOp};
 use super::hub::{Committed, Outcome};
 use super::limits::{InboundRate, Slot};
 use super::session::{Effect, Session, name};
@@ -282,12 +283,15 @@ impl Connection {
                     Counters::inc(&self.service.hub.counters.txs_sent_new);
                     self.send_frame(frame).await?;
                 }
+                // Login and catch-up run once or rarely, and their futures are large: boxed, so
+                // every idle connection's task does not carry their space (memory per
+                // connection, docs/benchmarks.md).
                 Effect::Login(login) => {
-                    let effects = self.login(*login).await?;
+                    let effects = Box::pin(self.login(*login)).await?;
                     Box::pin(self.run_effects(effects)).await?;
                 }
                 Effect::Apply(_) => {}
-                Effect::CatchUp => self.catch_up().await?,
+                Effect::CatchUp => Box::pin(self.catch_up()).await?,
                 Effect::Close(code, message) => {
                     tracing::debug!(target: "SvSync", "(#{}) Closing: {message}", self.id);
                     let _ = self
@@ -562,7 +566,9 @@ impl Connection {
             let (items, next) = store
                 .snapshot_chunk(cursor.take(), self.service.settings.full_sync_split_bytes)
                 .map_err(|e| e.to_string())?;
-            let ops: Vec<Op> = items
+            // Stored properties go out as they are stored (no decoding into values and
+            // encoding again): the frame is written around them.
+            let ops: Vec<ChunkOp> = items
                 .into_iter()
                 .filter_map(|item| match item {
                     SnapshotItem::Object {
@@ -573,10 +579,10 @@ impl Connection {
                         let entity = model
                             .entity_by_uid(entity_uid)
                             .filter(|e| e.is_sync_enabled())?;
-                        Some(Op::Put {
+                        Some(ChunkOp::Put {
                             entity: entity.id.id,
                             id,
-                            props: decode_props(&props).ok()?,
+                            props,
                         })
                     }
                     SnapshotItem::Link {
@@ -590,18 +596,26 @@ impl Connection {
                             .filter(|e| e.is_sync_enabled())
                             .flat_map(|e| e.relations.iter())
                             .find(|r| r.id.uid == relation_uid)?;
-                        Some(Op::RelAdd {
+                        Some(ChunkOp::Other(Op::RelAdd {
                             relation: relation.id.id,
                             source,
                             target,
-                        })
+                        }))
                     }
                 })
-                .filter(|op| self.session.known().knows(op))
+                .filter(|op| {
+                    let known = self.session.known();
+                    match op {
+                        ChunkOp::Put { entity, .. } => known.knows_entity(*entity),
+                        ChunkOp::Other(op) => known.knows(op),
+                    }
+                })
                 .collect();
             if !ops.is_empty() {
                 Counters::inc(&self.service.hub.counters.full_syncs);
-                self.send(&ServerMessage::FullSyncChunk { ops }).await?;
+                let frame = Bytes::from(frames::full_sync_chunk(&ops));
+                drop(ops);
+                self.send_frame(frame).await?;
             }
             match next {
                 Some(next) => cursor = Some(next),

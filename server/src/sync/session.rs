@@ -48,12 +48,15 @@ pub struct Known {
 }
 
 impl Known {
+    /// Whether the client knows the entity with this id.
+    pub fn knows_entity(&self, entity: u32) -> bool {
+        self.entities.as_ref().is_none_or(|e| e.contains(&entity))
+    }
+
     /// Whether the client knows the entity or relation an operation is about.
     pub fn knows(&self, op: &Op) -> bool {
         match op {
-            Op::Put { entity, .. } | Op::Remove { entity, .. } => {
-                self.entities.as_ref().is_none_or(|e| e.contains(entity))
-            }
+            Op::Put { entity, .. } | Op::Remove { entity, .. } => self.knows_entity(*entity),
             Op::RelAdd { relation, .. } | Op::RelRemove { relation, .. } => {
                 self.relations.as_ref().is_none_or(|r| r.contains(relation))
             }
