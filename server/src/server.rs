@@ -267,6 +267,18 @@ pub async fn run(
         }
     }
     let _ = sampler.await;
+    // Upgraded WebSockets run in tasks of their own, each holding a connection slot and the
+    // store until it ends; they were told to close. Wait for them, so the database is closed
+    // when `run` returns (an embedder can reopen it at once), but not for ever: a client that
+    // does not read can hold its connection's last send.
+    let deadline = Instant::now() + CONNECTIONS_CLOSE_TIMEOUT;
+    while sync.admission.open() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let open = sync.admission.open();
+    if open > 0 {
+        tracing::warn!(target: "SySvAp", "{open} sync connections did not close within {} s; stopping anyway", CONNECTIONS_CLOSE_TIMEOUT.as_secs());
+    }
     drop(admin_state);
     drop(sync);
     // Closing joins the writer thread after its queue is committed; do it off the runtime.
@@ -368,6 +380,9 @@ async fn serve(
     }
     Ok(())
 }
+
+/// How long stopping waits for open sync connections to close after telling them to.
+const CONNECTIONS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The accept loop: one task per connection serving HTTP/1.1 (with upgrades, for WebSockets);
 /// on `stop` it stops accepting, asks open connections to finish their request and close, and

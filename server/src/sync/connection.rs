@@ -29,6 +29,9 @@ use crate::store::{SnapshotCursor, SnapshotItem};
 /// How many log entries one catch-up `Push` carries at most.
 pub const CATCH_UP_BATCH: usize = 1000;
 
+/// How long a connection tries to tell its client that the server is stopping.
+const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How often the connection checks heartbeats and idleness.
 const TICK: Duration = Duration::from_millis(shared_types::protocol::HEARTBEAT_INTERVAL_MS / 3);
 
@@ -163,8 +166,14 @@ impl Connection {
                 }
                 _ = tick.tick() => self.on_tick().await?,
                 () = &mut stop => {
-                    let _ = self.send(&ServerMessage::Error { code: ErrorCode::ShuttingDown, message: "the server is shutting down".into() }).await;
-                    let _ = self.socket.send(Message::Close(None)).await;
+                    // `send` refuses once the server stops; a client that does not read gets a
+                    // moment, not a say in how long stopping takes.
+                    let farewell = ServerMessage::Error { code: ErrorCode::ShuttingDown, message: "the server is shutting down".into() };
+                    let _ = tokio::time::timeout(FAREWELL_TIMEOUT, async {
+                        self.socket.send(Message::Binary(Bytes::from(encode(&farewell)))).await?;
+                        self.socket.send(Message::Close(None)).await
+                    })
+                    .await;
                     return Ok(());
                 }
             }
@@ -679,10 +688,17 @@ impl Connection {
         Counters::inc(&counters.messages_sent);
         Counters::add(&counters.bytes_sent, frame.len() as u64);
         self.last_sent = Instant::now();
-        self.socket.send(Message::Binary(frame)).await.map_err(|e| {
-            Counters::inc(&counters.message_send_failures);
-            format!("send failed: {e}")
-        })
+        // A send waits for the client to read (TCP flow control); when the server stops, it
+        // stops waiting, so a slow or stuck client cannot hold up the shutdown (e.g. in the
+        // middle of a full sync).
+        let mut shutdown = self.service.shutdown.clone();
+        tokio::select! {
+            sent = self.socket.send(Message::Binary(frame)) => sent.map_err(|e| {
+                Counters::inc(&counters.message_send_failures);
+                format!("send failed: {e}")
+            }),
+            _ = shutdown.wait_for(|stopped| *stopped) => Err("the server is shutting down".into()),
+        }
     }
 }
 

@@ -924,3 +924,52 @@ async fn precedence_then_clock_then_first_arrival_decide_and_plain_entities_take
     assert!(bodies.contains(&Value::String("two".into())), "{bodies:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_closes_every_connection_and_the_database_before_run_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |_| {}).await;
+    // 30 MB of objects, more than the socket buffers of a client that does not read hold.
+    let mut writer = Raw::login_ok(server.addr, 1, 0, RequestUpdatesMode::AutoNoPushes).await;
+    writer.until_complete().await;
+    let text = "x".repeat(100_000);
+    for tx in 1..=30u64 {
+        let ops = (0..10)
+            .map(|i| put_task(1, tx * 10 + i, &text, 1))
+            .collect();
+        writer.send(&apply(tx, ops)).await;
+    }
+    let mut acked = 0;
+    while acked < 30 {
+        if let ServerMessage::Ack { .. } = writer.recv().await {
+            acked += 1;
+        }
+    }
+    // Idle live clients, and one that starts a full sync and then reads nothing more: its
+    // connection is stuck sending when the server stops.
+    let mut idle = Vec::new();
+    for peer in 2..=50u64 {
+        let mut raw = Raw::login_ok(server.addr, peer, 30, RequestUpdatesMode::Auto).await;
+        raw.until_complete().await;
+        idle.push(raw);
+    }
+    let mut stuck = Raw::login_ok(server.addr, 99, 0, RequestUpdatesMode::Auto).await;
+    assert!(matches!(
+        stuck.recv().await,
+        ServerMessage::FullSyncBegin { .. }
+    ));
+    // The hang guard is not a timing assertion: stopping must not wait for the stuck client.
+    tokio::time::timeout(Duration::from_secs(60), server.stop())
+        .await
+        .expect("the server stops although a client does not read");
+    // `run` has returned: the environment is closed, so it opens again at once in this process
+    // (LMDB refuses a second open of an environment that is still open).
+    let store = sync_server::store::Store::open(&dir.path().join("db"), 1 << 30)
+        .expect("the database is closed when run returns");
+    assert_eq!(store.verify_log_chain().expect("the log verifies"), 30);
+    store.close();
+    for mut raw in idle {
+        assert!(raw.closed().await);
+    }
+    drop(stuck);
+}
