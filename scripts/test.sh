@@ -26,6 +26,10 @@ trap 'rm -f "$log"' EXIT
 echo "== cargo test"
 cargo test --workspace --exclude admin-app --locked 2>&1 | tee "$log"
 
+echo "== sync-bench --quick (smoke test of the shipped benchmark on the debug binaries: it fails"
+echo "   only on a protocol error or a hang, never on a figure)"
+./target/debug/sync-bench --quick --server-binary target/debug/sync-server
+
 echo "== fuzz (quick mode: every cargo-fuzz target for a few seconds; nightly toolchain)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" ./scripts/fuzz.sh
 
