@@ -916,6 +916,26 @@ pub mod write {
             .map_err(Error::Lmdb)
     }
 
+    /// Stores an object only if there is none under its key; returns whether it did. One B-tree
+    /// search for a new object, where a lookup and then a put take two.
+    pub fn insert_object(
+        wtxn: &mut RwTxn<'_>,
+        dbs: &Dbs,
+        entity_uid: u64,
+        id: GlobalId,
+        bytes: &[u8],
+    ) -> Result<bool> {
+        let key = object_key(entity_uid, id);
+        match dbs
+            .objects
+            .put_with_flags(wtxn, heed::PutFlags::NO_OVERWRITE, &key, bytes)
+        {
+            Ok(()) => Ok(true),
+            Err(heed::Error::Mdb(heed::MdbError::KeyExist)) => Ok(false),
+            Err(e) => Err(Error::Lmdb(e)),
+        }
+    }
+
     /// Removes an object; returns whether it existed.
     pub fn remove_object(
         wtxn: &mut RwTxn<'_>,

@@ -105,28 +105,54 @@ pub fn apply(
     known_properties: Option<&std::collections::HashSet<(u32, u32)>>,
 ) -> store::Result<Applied> {
     let mut applied = Applied::default();
+    // Per entity, the properties this client does not know (computed once per transaction, not
+    // per put).
+    let mut unknown_by_entity: Vec<(u32, Vec<u32>)> = Vec::new();
     for op in ops {
         match &op {
             Op::Put { entity, id, props } => {
                 let Some(e) = model.entity(*entity) else {
                     continue;
                 };
-                if !wins(wtxn, dbs, e, *id, props)? {
-                    applied.rejected.push((*entity, *id));
-                    continue;
-                }
-                let unknown: Vec<u32> = match known_properties {
-                    Some(known) => e
-                        .properties
-                        .iter()
-                        .filter(|p| !p.is_id() && !known.contains(&(e.id.id, p.id.id)))
-                        .map(|p| p.id.id)
-                        .collect(),
-                    None => Vec::new(),
+                let unknown: &[u32] = match known_properties {
+                    Some(known) => {
+                        let at = match unknown_by_entity.iter().position(|(id, _)| *id == *entity) {
+                            Some(at) => at,
+                            None => {
+                                let unknown = e
+                                    .properties
+                                    .iter()
+                                    .filter(|p| !p.is_id() && !known.contains(&(e.id.id, p.id.id)))
+                                    .map(|p| p.id.id)
+                                    .collect();
+                                unknown_by_entity.push((*entity, unknown));
+                                unknown_by_entity.len() - 1
+                            }
+                        };
+                        &unknown_by_entity[at].1
+                    }
+                    None => &[],
                 };
-                if unknown.is_empty() {
+                let has_rules =
+                    e.sync_precedence_property().is_some() || e.sync_clock_property().is_some();
+                if unknown.is_empty() && has_rules {
+                    // A new object (the common case) needs no comparison: insert it directly;
+                    // an existing one is compared first.
+                    let bytes = encode_props(props);
+                    if !store::write::insert_object(wtxn, dbs, e.id.uid, *id, &bytes)? {
+                        if !wins(wtxn, dbs, e, *id, props)? {
+                            applied.rejected.push((*entity, *id));
+                            continue;
+                        }
+                        store::write::put_object(wtxn, dbs, e.id.uid, *id, &bytes)?;
+                    }
+                } else if unknown.is_empty() {
                     store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(props))?;
                 } else {
+                    if !wins(wtxn, dbs, e, *id, props)? {
+                        applied.rejected.push((*entity, *id));
+                        continue;
+                    }
                     // A client on an older schema replaces only what it knows: keep the values
                     // of properties added in later versions.
                     let stored = store::log::object(wtxn, dbs, e.id.uid, *id)?
