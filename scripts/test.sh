@@ -28,6 +28,7 @@ cargo test --workspace --exclude admin-app --locked 2>&1 | tee "$log"
 
 echo "== sync-bench --quick (smoke test of the shipped benchmark on the debug binaries: it fails"
 echo "   only on a protocol error or a hang, never on a figure)"
+cargo build -p sync-bench -p sync-server --locked
 ./target/debug/sync-bench --quick --server-binary target/debug/sync-server
 
 echo "== fuzz (quick mode: every cargo-fuzz target for a few seconds; nightly toolchain)"
