@@ -25,10 +25,54 @@ pub fn heed_puts(
     objects: &[([u8; 24], Vec<u8>)],
     per_commit: usize,
 ) -> Result<Duration> {
+    with_fresh(dir, |env, db| {
+        let started = Instant::now();
+        for chunk in objects.chunks(per_commit.max(1)) {
+            let mut wtxn = env.write_txn()?;
+            for (key, value) in chunk {
+                db.put(&mut wtxn, key, value)?;
+            }
+            wtxn.commit()?;
+        }
+        Ok(started.elapsed())
+    })
+}
+
+/// Puts `objects` into a fresh LMDB environment in `dir` in one transaction (not timed), then
+/// times one read transaction that walks them all with a cursor and copies each value out (what
+/// a full sync must at least do to read the data). Returns the elapsed time of the walk.
+pub fn heed_scan(dir: &Path, objects: &[([u8; 24], Vec<u8>)]) -> Result<Duration> {
+    with_fresh(dir, |env, db| {
+        let mut wtxn = env.write_txn()?;
+        for (key, value) in objects {
+            db.put(&mut wtxn, key, value)?;
+        }
+        wtxn.commit()?;
+
+        let started = Instant::now();
+        let rtxn = env.read_txn()?;
+        let mut copied = Vec::with_capacity(objects.len());
+        for entry in db.iter(&rtxn)? {
+            let (_, value) = entry?;
+            copied.push(value.to_vec());
+        }
+        drop(rtxn);
+        let elapsed = started.elapsed();
+        anyhow::ensure!(copied.len() == objects.len(), "the scan missed objects");
+        Ok(elapsed)
+    })
+}
+
+/// Runs `f` on a fresh LMDB environment in `dir` (durable default flags) with one `objects`
+/// database.
+fn with_fresh<R>(
+    dir: &Path,
+    f: impl FnOnce(&heed::Env, heed::Database<'_, RawBytes, RawBytes>) -> Result<R>,
+) -> Result<R> {
     std::fs::create_dir_all(dir)?;
     let mut options = EnvOpenOptions::new();
     options.map_size(BASELINE_MAP_SIZE).max_dbs(1);
-    // SAFETY: the directory is fresh and private to this call; the environment is opened once
+    // SAFETY: the directory is fresh and private to the caller; the environment is opened once
     // and nothing else maps or modifies its files while it is open.
     let env = unsafe { options.open(dir) }?;
     let wtxn = env.write_txn()?;
@@ -38,18 +82,7 @@ pub fn heed_puts(
             Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
         })?
         .unwrap_commit();
-
-    let started = Instant::now();
-    for chunk in objects.chunks(per_commit.max(1)) {
-        let mut wtxn = env.write_txn()?;
-        for (key, value) in chunk {
-            db.put(&mut wtxn, key, value)?;
-        }
-        wtxn.commit()?;
-    }
-    let elapsed = started.elapsed();
-    drop(env);
-    Ok(elapsed)
+    f(&env, db)
 }
 
 /// A plain WebSocket broadcast server: every binary frame a client sends goes to every other

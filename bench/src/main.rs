@@ -296,6 +296,18 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
             let server = bench.server(&format!("catchup-{objects}")).await?;
             let got = measure::catchup(&bench, &server.target, objects, delta_txs).await?;
             server.stop().await?;
+            // The storage read limit: one heed read transaction walking as many objects.
+            let scan = |count: u64| {
+                let bench = &bench;
+                async move {
+                    let elapsed =
+                        measure::heed_scan_baseline(bench, &format!("scan-{count}"), count).await?;
+                    anyhow::Ok((
+                        "heed, one read txn walking as many objects".to_owned(),
+                        count as f64 / elapsed.as_secs_f64(),
+                    ))
+                }
+            };
             let kind = |full: bool| if full { "full sync" } else { "log replay" };
             report.push(
                 Row::new(
@@ -307,7 +319,7 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
                     ),
                     got.full_objects as f64 / got.full_elapsed.as_secs_f64(),
                     "objects/s",
-                    None,
+                    Some(scan(got.full_objects).await?),
                 )
                 .with_note(format!(
                     "{:.3} s; filling took {:.3} s",
@@ -327,7 +339,7 @@ async fn run(args: Args, nofile: u64) -> Result<()> {
                         ),
                         got.delta_objects as f64 / got.delta_elapsed.as_secs_f64(),
                         "objects/s",
-                        None,
+                        Some(scan(got.delta_objects).await?),
                     )
                     .with_note(format!("{:.3} s", got.delta_elapsed.as_secs_f64())),
                 );

@@ -207,6 +207,13 @@ pub async fn heed_baseline(
     Ok(elapsed)
 }
 
+/// Raw heed: one read transaction walking `count` objects like the ones the bench sends.
+pub async fn heed_scan_baseline(bench: &Bench, name: &str, count: u64) -> Result<Duration> {
+    let objects = raw_objects(1, count);
+    let dir = bench.scratch.join(name);
+    tokio::task::spawn_blocking(move || baseline::heed_scan(&dir, &objects)).await?
+}
+
 /// `clients` concurrent clients, each sending one single-object transaction at a time and
 /// waiting for its ACK, for `duration`. Returns ACKed transactions and the elapsed time.
 pub async fn concurrent(
