@@ -22,7 +22,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arbitrary::{Result, Unstructured};
-use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use shared_types::protocol::{
     ClientMessage, ErrorCode, ServerMessage, TxEntry, decode_client, encode,
@@ -226,17 +225,7 @@ impl Harness {
             ops: items(u, sync_fuzz::op)?,
             tx_id: 0,
         };
-        let frame = Bytes::from(encode(&ServerMessage::Push {
-            txs: vec![entry.clone()],
-        }));
-        let committed = Committed {
-            seq,
-            origin,
-            client_tx_id,
-            rejected: rejected.clone(),
-            entry,
-            frame,
-        };
+        let committed = Committed::new(seq, origin, client_tx_id, rejected.clone(), entry);
         let live = self.session.wants_live();
         let effects = self.session.on_committed(&committed);
         let now = self.session.position();
@@ -315,8 +304,12 @@ impl Harness {
                 assert_eq!(own_entry.seq, entry.seq);
                 assert_eq!(own_rejected.as_slice(), rejected);
             }
-            Effect::SendFrame(_) => {
+            Effect::SendFrame(frame) => {
                 assert!(!own(peer, entry), "shared frame for the sender");
+                let push = ServerMessage::Push {
+                    txs: vec![entry.clone()],
+                };
+                assert_eq!(frame[..], encode(&push)[..], "the shared frame is the entry's push");
                 assert!(entry.ops.iter().all(|op| self.session.known().knows(op)));
             }
             Effect::Send(ServerMessage::Push { txs }) => {
