@@ -48,8 +48,9 @@ pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 1 << 30;
 pub const DEFAULT_HISTORY_TARGET_PERCENT: u64 = 90;
 
 /// Read buffer of each WebSocket connection. tungstenite's default (128 KiB, allocated up front)
-/// dominated the memory of an idle connection (sync-bench measured ~137 KB per connection);
-/// larger messages still arrive whole, the buffer is only the unit of each socket read.
+/// dominated the memory of an idle connection (sync-bench measured ~137 KB per connection; with
+/// 4 KiB and the boxed login/catch-up futures ~8.7 KB, docs/benchmarks.md); larger messages still
+/// arrive whole, the buffer is only the unit of each socket read.
 pub const WS_READ_BUFFER_SIZE: usize = 4 * 1024;
 
 /// A schema version as login matching needs it.
