@@ -9,7 +9,6 @@
 //! domain values to them at the edge.
 
 pub mod app;
-pub mod auth;
 pub mod data;
 pub mod error;
 pub mod events;
@@ -17,6 +16,7 @@ pub mod history;
 pub mod limits;
 pub mod openapi;
 pub mod schema;
+pub mod sessions;
 pub mod stats;
 pub mod status;
 pub mod trial;
@@ -49,7 +49,7 @@ pub struct AdminShared {
     /// Changes the log level at run time (the "Debug logging" switch).
     pub level: LevelHandle,
     pub config: Arc<crate::config::Config>,
-    pub auth: auth::Sessions,
+    pub auth: sessions::Sessions,
     /// The time series of the sync counters, filled by the sampler task.
     pub series: Arc<crate::sync::series::Series>,
     /// Where the sync and admin servers listen.
@@ -69,10 +69,10 @@ pub fn router(state: AdminState) -> Router {
     let public = Router::new()
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi::serve))
-        .merge(auth::public_routes())
+        .merge(sessions::public_routes())
         .merge(stats::public_routes());
     let protected = Router::new()
-        .merge(auth::protected_routes())
+        .merge(sessions::protected_routes())
         .merge(status::protected_routes())
         .merge(stats::protected_routes())
         .merge(data::routes())
@@ -82,7 +82,7 @@ pub fn router(state: AdminState) -> Router {
         .merge(trial::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::require_session,
+            sessions::require_session,
         ));
     public
         .merge(protected)

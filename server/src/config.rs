@@ -80,6 +80,12 @@ pub const DEFAULT_MAX_INBOUND_KB_PER_SECOND: u64 = 64 * 1024;
 /// How long a client may take to send its HTTP request headers (the WebSocket upgrade, or any
 /// admin request), and on the sync port, from the WebSocket upgrade to its `Login`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Default bound of the retained transaction history (`historySizeMaxKb`): 1 GiB. ObjectBox
+/// keeps everything by default; a bounded default keeps disks from filling up.
+pub const DEFAULT_HISTORY_SIZE_MAX_KB: u64 = 1024 * 1024;
+/// When the history exceeds its maximum, pruning removes the oldest entries down to this share of
+/// the maximum (if `historySizeTargetKb` is not set), so that it does not run on every commit.
+pub const DEFAULT_HISTORY_TARGET_PERCENT: u64 = 90;
 /// How long a JWT public key fetched from `publicKeyUrl` is cached.
 pub const DEFAULT_JWT_PUBLIC_KEY_CACHE_EXPIRATION_SECONDS: u32 = 300;
 /// File name of the TLS certificate inside the certificate directory.
@@ -97,8 +103,9 @@ pub const TIB: u64 = 1024 * GIB;
 
 /// Everything the server needs to start, after merging defaults, the file and the command line.
 ///
-/// Relative paths are kept relative to the working directory (see [`Config::load_in`]).
-#[derive(Clone, PartialEq)]
+/// Relative paths are kept relative to the working directory (see [`Config::load_in`]). Secrets
+/// are [`Secret`]s, so `Debug` never shows them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Data model JSON file to create or update the schema from (`-m/--model`, `modelFile`).
     pub model_file: Option<PathBuf>,
@@ -123,9 +130,11 @@ pub struct Config {
     pub unsecured_no_authentication: bool,
     /// Client authentication methods (`auth.*`, `--auth-*`, `--jwt-*`).
     pub auth: AuthConfig,
-    /// Sync history limit in KiB (`historySizeMaxKb`); `0` in the file means no limit (`None`).
+    /// Sync history limit in KiB (`historySizeMaxKb`); `None` (also `0` in the file) means
+    /// [`DEFAULT_HISTORY_SIZE_MAX_KB`]. [`Config::history`] resolves both.
     pub history_size_max_kb: Option<u64>,
     /// History is cleaned down to this size in KiB (`historySizeTargetKb`); below the maximum.
+    /// `None` means [`DEFAULT_HISTORY_TARGET_PERCENT`] of the maximum.
     pub history_size_target_kb: Option<u64>,
     /// Full-sync messages are split at this size in MiB (`fullSyncMessageSplitMb`, at least 1).
     pub full_sync_message_split_mb: f64,
@@ -137,13 +146,14 @@ pub struct Config {
     pub client_schema_validation: ClientSchemaValidation,
     /// Sync filter expression per type name (`syncFilters`).
     pub sync_filters: BTreeMap<String, String>,
-    /// Keep removes in the history without object data (`removeWithoutObjectData`).
+    /// Keep removes in the history without object data (`removeWithoutObjectData`). Refused at
+    /// start-up for now (listed in [`Config::unsupported`]): removes never carry object data yet.
     pub remove_without_object_data: bool,
     /// Initial admin user (`--admin-user`, `adminUser`).
     pub admin_user: Option<String>,
     /// Password of the initial admin user (`--admin-password`, `adminPassword`,
-    /// env `SYNC_SERVER_ADMIN_PASSWORD`). Redacted in `Debug`.
-    pub admin_password: Option<String>,
+    /// env `SYNC_SERVER_ADMIN_PASSWORD`).
+    pub admin_password: Option<Secret>,
     /// Open the admin server without login (`--admin-unsecured-no-authentication`).
     pub admin_unsecured_no_authentication: bool,
     /// How long an admin session lives without requests. Not an option: always
@@ -158,27 +168,68 @@ pub struct Config {
     pub unsupported: Vec<String>,
 }
 
-/// Where the sync WebSocket endpoint listens: `ws://host:port` or `wss://host:port`.
+/// Where a listener binds: `scheme://host:port`, the scheme telling whether it uses TLS. One
+/// type for both listeners; `S` gives the schemes and default port ([`SyncBind`], [`AdminBind`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SyncBind {
-    /// `wss://`: TLS with the certificate from [`Config::certificate_path`].
+pub struct Bind<S> {
+    /// `wss://` or `https://`: TLS with the certificate from [`Config::certificate_path`] (the
+    /// admin server uses the same pair; ObjectBox takes one PEM file there instead).
     pub tls: bool,
     /// Host name or IP address, IPv6 without brackets.
     pub host: String,
     /// Port; `0` picks a free one.
     pub port: u16,
+    scheme: std::marker::PhantomData<S>,
 }
 
-/// Where the admin HTTP server listens: `http://host:port` or `https://host:port`.
+/// What tells the two listeners' addresses apart.
+pub trait Scheme {
+    /// The plain and the TLS scheme, e.g. `("ws", "wss")`.
+    const SCHEMES: (&'static str, &'static str);
+    /// The port when the address has none.
+    const DEFAULT_PORT: u16;
+    /// The host of the default address.
+    const DEFAULT_HOST: &'static str;
+}
+
+/// The sync endpoint's schemes: `ws://` and `wss://`, default [`DEFAULT_BIND`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AdminBind {
-    /// `https://`: TLS with the same certificate and key as `wss://` (from
-    /// [`Config::certificate_path`]; ObjectBox takes one PEM file here instead).
-    pub tls: bool,
-    /// Host name or IP address, IPv6 without brackets.
-    pub host: String,
-    /// Port; `0` picks a free one.
-    pub port: u16,
+pub struct SyncScheme;
+
+/// The admin server's schemes: `http://` and `https://`, default [`DEFAULT_ADMIN_BIND`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdminScheme;
+
+impl Scheme for SyncScheme {
+    const SCHEMES: (&'static str, &'static str) = ("ws", "wss");
+    const DEFAULT_PORT: u16 = DEFAULT_SYNC_PORT;
+    const DEFAULT_HOST: &'static str = "0.0.0.0";
+}
+
+impl Scheme for AdminScheme {
+    const SCHEMES: (&'static str, &'static str) = ("http", "https");
+    const DEFAULT_PORT: u16 = DEFAULT_ADMIN_PORT;
+    const DEFAULT_HOST: &'static str = "127.0.0.1";
+}
+
+/// Where the sync WebSocket endpoint listens: `ws://host:port` or `wss://host:port`.
+pub type SyncBind = Bind<SyncScheme>;
+
+/// Where the admin HTTP server listens: `http://host:port` or `https://host:port`.
+pub type AdminBind = Bind<AdminScheme>;
+
+/// A secret from the configuration (a password, the shared secret). `Debug` prints
+/// `"<redacted>"`, so no formatted config, error or log line shows it; read it with `Deref`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+/// The resolved history bounds in bytes (see [`Config::history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Pruning starts when the retained log is larger.
+    pub max_bytes: u64,
+    /// Pruning removes the oldest entries down to this.
+    pub target_bytes: u64,
 }
 
 /// Limits on what sync clients may hold and send. Each names its option in the error a client
@@ -231,11 +282,11 @@ pub struct AuthConfig {
     pub required: Vec<String>,
 }
 
-/// A shared secret clients prove they know (`auth.sharedSecret`). Redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// A shared secret clients prove they know (`auth.sharedSecret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedSecret {
     /// The secret; never empty.
-    pub value: String,
+    pub value: Secret,
     /// Clients must present it.
     pub required: bool,
 }
@@ -429,16 +480,8 @@ impl Config {
         Config {
             model_file,
             db_directory,
-            bind: SyncBind {
-                tls: false,
-                host: "127.0.0.1".to_owned(),
-                port: 0,
-            },
-            admin_bind: Some(AdminBind {
-                tls: false,
-                host: "127.0.0.1".to_owned(),
-                port: 0,
-            }),
+            bind: SyncBind::new(false, "127.0.0.1", 0),
+            admin_bind: Some(AdminBind::new(false, "127.0.0.1", 0)),
             unsecured_no_authentication: true,
             ..Config::defaults()
         }
@@ -458,131 +501,90 @@ impl Config {
     }
 }
 
-impl SyncBind {
+impl Config {
+    /// The history bounds in bytes, with the defaults applied.
+    pub fn history(&self) -> HistoryLimits {
+        let max_bytes = self
+            .history_size_max_kb
+            .unwrap_or(DEFAULT_HISTORY_SIZE_MAX_KB)
+            .saturating_mul(KIB);
+        let target_bytes = self
+            .history_size_target_kb
+            .map_or(max_bytes / 100 * DEFAULT_HISTORY_TARGET_PERCENT, |kb| {
+                kb.saturating_mul(KIB)
+            });
+        HistoryLimits {
+            max_bytes,
+            target_bytes,
+        }
+    }
+}
+
+impl<S: Scheme> Bind<S> {
+    /// A bind address from its parts.
+    pub fn new(tls: bool, host: &str, port: u16) -> Bind<S> {
+        Bind {
+            tls,
+            host: host.to_owned(),
+            port,
+            scheme: std::marker::PhantomData,
+        }
+    }
+
     /// `host:port` for binding a listener, with brackets around IPv6 addresses.
     pub fn host_port(&self) -> String {
         host_port(&self.host, self.port)
     }
 }
 
-impl AdminBind {
-    /// `host:port` for binding a listener, with brackets around IPv6 addresses.
-    pub fn host_port(&self) -> String {
-        host_port(&self.host, self.port)
-    }
-}
-
-impl Default for SyncBind {
-    /// [`DEFAULT_BIND`].
+impl<S: Scheme> Default for Bind<S> {
+    /// [`DEFAULT_BIND`] or [`DEFAULT_ADMIN_BIND`].
     fn default() -> Self {
-        SyncBind {
-            tls: false,
-            host: "0.0.0.0".to_owned(),
-            port: DEFAULT_SYNC_PORT,
-        }
+        Bind::new(false, S::DEFAULT_HOST, S::DEFAULT_PORT)
     }
 }
 
-impl Default for AdminBind {
-    /// [`DEFAULT_ADMIN_BIND`].
-    fn default() -> Self {
-        AdminBind {
-            tls: false,
-            host: "127.0.0.1".to_owned(),
-            port: DEFAULT_ADMIN_PORT,
-        }
-    }
-}
-
-impl fmt::Display for SyncBind {
+impl<S: Scheme> fmt::Display for Bind<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "wss" } else { "ws" };
+        let scheme = if self.tls { S::SCHEMES.1 } else { S::SCHEMES.0 };
         write!(f, "{scheme}://{}", self.host_port())
     }
 }
 
-impl fmt::Display for AdminBind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "https" } else { "http" };
-        write!(f, "{scheme}://{}", self.host_port())
-    }
-}
-
-impl std::str::FromStr for SyncBind {
+impl<S: Scheme> std::str::FromStr for Bind<S> {
     type Err = String;
 
-    /// Parses `ws://host:port`, `wss://host:port`, `[::1]:port` or `host` (scheme `ws://` and port
-    /// [`DEFAULT_SYNC_PORT`] when missing). The error is the reason, without the value.
+    /// Parses `scheme://host:port`, `[::1]:port` or `host` (the plain scheme and the default
+    /// port when missing). The error is the reason, without the value.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (tls, host, port) = values::parse_bind(s, ("ws", "wss"), DEFAULT_SYNC_PORT)?;
-        Ok(SyncBind { tls, host, port })
+        let (tls, host, port) = values::parse_bind(s, S::SCHEMES, S::DEFAULT_PORT)?;
+        Ok(Bind::new(tls, &host, port))
     }
 }
 
-impl std::str::FromStr for AdminBind {
-    type Err = String;
-
-    /// Parses `http://host:port`, `https://host:port` or `host:port` (scheme `http://` and port
-    /// [`DEFAULT_ADMIN_PORT`] when missing). The error is the reason, without the value.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (tls, host, port) = values::parse_bind(s, ("http", "https"), DEFAULT_ADMIN_PORT)?;
-        Ok(AdminBind { tls, host, port })
-    }
-}
-
-impl fmt::Debug for SharedSecret {
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharedSecret")
-            .field("value", &"<redacted>")
-            .field("required", &self.required)
-            .finish()
+        f.write_str("\"<redacted>\"")
     }
 }
 
-impl fmt::Debug for Config {
-    /// Like a derived `Debug`, but the admin password is redacted.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redacted = self.admin_password.as_ref().map(|_| "<redacted>");
-        f.debug_struct("Config")
-            .field("model_file", &self.model_file)
-            .field("db_directory", &self.db_directory)
-            .field("db_max_size", &self.db_max_size)
-            .field("bind", &self.bind)
-            .field("admin_bind", &self.admin_bind)
-            .field("admin_threads", &self.admin_threads)
-            .field("certificate_path", &self.certificate_path)
-            .field("workers", &self.workers)
-            .field("log_level", &self.log_level)
-            .field(
-                "unsecured_no_authentication",
-                &self.unsecured_no_authentication,
-            )
-            .field("auth", &self.auth)
-            .field("history_size_max_kb", &self.history_size_max_kb)
-            .field("history_size_target_kb", &self.history_size_target_kb)
-            .field(
-                "full_sync_message_split_mb",
-                &self.full_sync_message_split_mb,
-            )
-            .field("max_message_size", &self.max_message_size)
-            .field("limits", &self.limits)
-            .field("client_schema_validation", &self.client_schema_validation)
-            .field("sync_filters", &self.sync_filters)
-            .field(
-                "remove_without_object_data",
-                &self.remove_without_object_data,
-            )
-            .field("admin_user", &self.admin_user)
-            .field("admin_password", &redacted)
-            .field(
-                "admin_unsecured_no_authentication",
-                &self.admin_unsecured_no_authentication,
-            )
-            .field("admin_session_ttl", &self.admin_session_ttl)
-            .field("trial_days", &self.trial_days)
-            .field("notes", &self.notes)
-            .field("unsupported", &self.unsupported)
-            .finish()
+impl std::ops::Deref for Secret {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
     }
 }
 
@@ -639,6 +641,7 @@ mod unsupported {
     pub const ASYNC_TX_SLOT: &str = "--async-tx-slot / asyncTxSlot";
     pub const RESTORE_BACKUP: &str = "--restore-backup";
     pub const BACKUP_OVERWRITES_DB: &str = "--backup-overwrites-db";
+    pub const REMOVE_WITHOUT_OBJECT_DATA: &str = "removeWithoutObjectData";
 }
 
 /// Reads the configuration file, if any, and notes which one was used.
@@ -812,7 +815,9 @@ fn merge(
         sync_filters: file.sync_filters,
         remove_without_object_data: file.remove_without_object_data,
         admin_user: non_empty(cli.admin_user).or(file.admin_user),
-        admin_password: non_empty(cli.admin_password).or(file.admin_password),
+        admin_password: non_empty(cli.admin_password)
+            .or(file.admin_password)
+            .map(Secret::from),
         admin_unsecured_no_authentication: cli.admin_unsecured_no_authentication
             || file.admin_unsecured_no_authentication,
         admin_session_ttl: DEFAULT_ADMIN_SESSION_TTL,
@@ -854,6 +859,10 @@ fn merge(
         (async_tx_slot.is_some(), unsupported::ASYNC_TX_SLOT),
         (cli.restore_backup.is_some(), unsupported::RESTORE_BACKUP),
         (cli.backup_overwrites_db, unsupported::BACKUP_OVERWRITES_DB),
+        (
+            config.remove_without_object_data,
+            unsupported::REMOVE_WITHOUT_OBJECT_DATA,
+        ),
     ];
     unsupported.extend(
         reported

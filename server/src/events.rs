@@ -61,7 +61,7 @@ impl Event {
 pub fn record(store: &Store, event: Event) {
     let (key, value) = encode(event);
     let submitted = store.submit_with(
-        move |wtxn, dbs| store::write::put_event(wtxn, dbs, &key, &value, MAX_STORED_EVENTS),
+        move |w| w.put_event(&key, &value, MAX_STORED_EVENTS),
         |result: store::Result<()>| {
             if let Err(e) = result {
                 tracing::warn!(target: "SvEvnt", "cannot store log event: {e}");
@@ -89,9 +89,7 @@ pub fn record_from_writer(store: &Store, event: Event) {
 /// right after).
 pub fn record_blocking(store: &Store, event: Event) {
     let (key, value) = encode(event);
-    if let Err(e) = store.write_blocking(move |wtxn, dbs| {
-        store::write::put_event(wtxn, dbs, &key, &value, MAX_STORED_EVENTS)
-    }) {
+    if let Err(e) = store.write_blocking(move |w| w.put_event(&key, &value, MAX_STORED_EVENTS)) {
         tracing::warn!(target: "SvEvnt", "cannot store log event: {e}");
     }
 }

@@ -5,8 +5,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod admin;
-pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod events;
 pub mod logging;
 pub use sync_model as model;
@@ -14,12 +14,12 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod throttle;
 pub mod tls;
+pub mod trial;
+pub mod users;
 
 pub use server::{Listeners, run};
 
 /// The server's version, as printed by `--version` and reported by the admin API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The sync protocol version this server speaks. Bumped by the sync protocol issue.
-pub const PROTOCOL_VERSION: u32 = 1;

@@ -121,12 +121,12 @@ pub fn init(store: &Store, model_file: Option<&Path>) -> Result<Schema, Error> {
 
     let record = new_record(id, author, &model, model_json);
     let stored = record.clone();
-    let removed = store.write_blocking(move |wtxn, dbs| {
-        store::write::put_schema_version(wtxn, dbs, &stored)?;
-        store::write::set_current_schema_version(wtxn, dbs, stored.id)?;
+    let removed = store.write_blocking(move |w| {
+        w.put_schema_version(&stored)?;
+        w.set_current_schema_version(stored.id)?;
         let mut removed = Vec::new();
         for (uid, name) in retired {
-            removed.push((name, store::write::remove_entity_objects(wtxn, dbs, uid)?));
+            removed.push((name, w.remove_entity_objects(uid)?));
         }
         Ok(removed)
     })?;
@@ -241,7 +241,7 @@ pub fn add_version(
     let mut record = new_record(id, author, &model, model_json);
     record.accept_clients = accept_clients;
     let stored = record.clone();
-    store.write_blocking(move |wtxn, dbs| store::write::put_schema_version(wtxn, dbs, &stored))?;
+    store.write_blocking(move |w| w.put_schema_version(&stored))?;
     tracing::info!(target: "SchVer", "Inserted new schema version ID {id} (by {author})");
     Ok(record)
 }
@@ -257,7 +257,7 @@ pub fn set_accept_clients(
         .ok_or(UpdateError::NoSuchVersion(id))?;
     record.accept_clients = accept;
     let stored = record.clone();
-    store.write_blocking(move |wtxn, dbs| store::write::put_schema_version(wtxn, dbs, &stored))?;
+    store.write_blocking(move |w| w.put_schema_version(&stored))?;
     tracing::info!(target: "SchVer", "Schema version ID {id} accepts clients: {accept}");
     Ok(record)
 }
@@ -293,10 +293,10 @@ pub fn switch_current(store: &Store, id: u64) -> Result<SchemaVersionRecord, Upd
         .filter(|e| target.model.entity_by_uid(e.id.uid).is_none())
         .map(|e| e.id.uid)
         .collect();
-    store.write_blocking(move |wtxn, dbs| {
-        store::write::set_current_schema_version(wtxn, dbs, id)?;
+    store.write_blocking(move |w| {
+        w.set_current_schema_version(id)?;
         for uid in retired {
-            store::write::remove_entity_objects(wtxn, dbs, uid)?;
+            w.remove_entity_objects(uid)?;
         }
         Ok(())
     })?;
@@ -310,14 +310,16 @@ pub fn record_client_login(store: &Store, full_hash: &str, base_hash: &str) {
     let key = format!("{CLIENT_SCHEMA_KEY_PREFIX}{full_hash}:{base_hash}");
     let now = store::now_ms();
     let submitted = store.submit_with(
-        move |wtxn, dbs| {
-            let count = store::write::meta(wtxn, dbs, &key)?
+        move |w| {
+            let count = w
+                .read()
+                .meta(&key)?
                 .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
                 .map_or(0, u64::from_be_bytes);
             let mut value = [0; 16];
             value[..8].copy_from_slice(&(count + 1).to_be_bytes());
             value[8..].copy_from_slice(&now.to_be_bytes());
-            store::write::put_meta(wtxn, dbs, &key, &value)
+            w.put_meta(&key, &value)
         },
         |result: store::Result<()>| {
             if let Err(e) = result {

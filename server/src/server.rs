@@ -81,7 +81,7 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error("authentication setup: {0}")]
-    Auth(crate::auth::Error),
+    Auth(crate::credentials::Error),
     #[error(transparent)]
     Schema(#[from] schema::Error),
     #[error("admin users: {0}")]
@@ -118,14 +118,14 @@ pub async fn run(
         }
     };
     tracing::info!(target: "SySvAp", "Starting the server with a schema version ID {}", schema.record.id);
-    if let Err(e) = crate::admin::trial::configure(&store, config.trial_days) {
+    if let Err(e) = crate::trial::configure(&store, config.trial_days) {
         store.close();
         return Err(e.into());
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let users = crate::admin::auth::Users::new(store.clone());
-    let auth = match crate::auth::Authenticator::from_config(&config) {
+    let users = crate::users::Users::new(store.clone());
+    let auth = match crate::credentials::Authenticator::from_config(&config) {
         Ok(auth) => std::sync::Arc::new(auth.with_admin_users(users.clone())),
         Err(e) => {
             store.close();
@@ -145,7 +145,7 @@ pub async fn run(
             return Err(e.into());
         }
     };
-    let sessions = crate::admin::auth::Sessions::new(users, config.admin_session_ttl);
+    let sessions = crate::admin::sessions::Sessions::new(users, config.admin_session_ttl);
     if let Err(message) = sessions.prepare(&config).await {
         drop(sessions);
         drop(sync);

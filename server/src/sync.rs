@@ -2,20 +2,23 @@
 //!
 //! - `session`: one client's protocol rules, sans I/O.
 //! - `connection`: the task per WebSocket that runs a session and does its I/O.
-//! - `hub`: what connections share: applying transactions, publishing commits, the peer registry.
-//! - `apply`: validation and conflict resolution of client transactions.
+//! - `hub`: what connections share: node-local checks, subscriptions, the peer registry.
+//! - `log`: the sequencer every change goes through (`Log`; `LocalLog` in one process).
+//! - `apply`: validation, and the deterministic apply of an ordered change.
 //! - `limits`: connection slots (in total and per address) and the inbound rate of a connection.
-//! - `stats`: the global counters.
+//! - `stats`: the counters, declared once in a table.
 //! - `series`: their time series, sampled once a second for the admin statistics.
 //!
-//! The transaction log lives in `store` behind `store::log` (append, read, prune); a cluster mode
-//! can replace those calls with a distributed log without touching sessions or connections.
+//! The stored log is `store::log` (append, read, prune); the order of changes is decided only by
+//! a `Log`, the seam a replicated log (cluster mode) stands behind.
 
 pub mod apply;
 mod connection;
+pub mod error;
 mod frames;
 pub mod hub;
 pub mod limits;
+pub mod log;
 pub mod series;
 pub mod session;
 pub mod stats;
@@ -32,20 +35,13 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
 use self::hub::{Hub, Settings};
+use self::log::{LocalLog, Retention};
 use self::session::Known;
 use self::stats::Counters;
 use crate::config::Config;
 use crate::model::{Model, SchemaHash};
 use crate::schema::Schema;
 use crate::store::Store;
-
-/// Default bound of the retained transaction history when the configuration sets none: 1 GiB.
-/// (ObjectBox keeps everything by default; a bounded default keeps disks from filling up.)
-pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 1 << 30;
-
-/// When the history exceeds its maximum, pruning removes the oldest entries down to this share of
-/// the maximum (if `historySizeTargetKb` is not set), so that it does not run on every commit.
-pub const DEFAULT_HISTORY_TARGET_PERCENT: u64 = 90;
 
 /// Read buffer of each WebSocket connection. tungstenite's default (128 KiB, allocated up front)
 /// dominated the memory of an idle connection (sync-bench measured ~137 KB per connection; with
@@ -87,7 +83,7 @@ pub struct SyncService {
     versions: std::sync::RwLock<Arc<Vec<VersionInfo>>>,
     pub current_version: u64,
     pub settings: ConnectionSettings,
-    pub auth: Arc<crate::auth::Authenticator>,
+    pub auth: Arc<crate::credentials::Authenticator>,
     /// Connection slots within `maxConnections` and `maxConnectionsPerAddress`.
     pub admission: Arc<limits::Admission>,
     shutdown: watch::Receiver<bool>,
@@ -100,26 +96,28 @@ impl SyncService {
         store: Store,
         schema: &Schema,
         config: &Config,
-        auth: Arc<crate::auth::Authenticator>,
+        auth: Arc<crate::credentials::Authenticator>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<SyncService>, crate::store::Error> {
         let model = Arc::new(schema.model.clone());
-        let history_max_bytes = config
-            .history_size_max_kb
-            .map_or(DEFAULT_HISTORY_MAX_BYTES, |kb| kb * 1024);
-        let history_target_bytes = config.history_size_target_kb.map_or(
-            history_max_bytes / 100 * DEFAULT_HISTORY_TARGET_PERCENT,
-            |kb| kb * 1024,
+        let counters = Arc::new(Counters::default());
+        let log = LocalLog::new(
+            store.clone(),
+            model.clone(),
+            counters.clone(),
+            Retention {
+                max_bytes: config.history().max_bytes,
+                target_bytes: config.history().target_bytes,
+            },
         );
         let hub = Hub::new(
             store.clone(),
             model.clone(),
-            Arc::new(Counters::default()),
+            counters.clone(),
             Settings {
-                history_max_bytes,
-                history_target_bytes,
                 max_tx_objects: config.limits.max_tx_objects,
             },
+            Arc::new(log),
         );
         let versions = load_versions(&store, &model)?;
         let settings = ConnectionSettings {
@@ -141,6 +139,7 @@ impl SyncService {
             admission: limits::Admission::new(
                 config.limits.max_connections,
                 config.limits.max_connections_per_address,
+                counters,
             ),
             shutdown,
             next_connection: AtomicU64::new(1),
@@ -150,16 +149,21 @@ impl SyncService {
     /// Re-reads the stored schema versions for login matching.
     pub fn reload_versions(&self) -> Result<(), crate::store::Error> {
         let versions = load_versions(&self.hub.store, &self.hub.model)?;
-        if let Ok(mut current) = self.versions.write() {
-            *current = Arc::new(versions);
-        }
+        *self
+            .versions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(versions);
         Ok(())
     }
 
     /// Matches a client's schema hashes to a version: full hash, then base hash; unknown hashes
     /// go to the default hash's version, or the current one unless validation is strict.
     pub fn match_schema(&self, full_hash: &str, base_hash: &str) -> Option<VersionInfo> {
-        let versions = self.versions.read().map(|v| v.clone()).unwrap_or_default();
+        let versions = self
+            .versions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let full = full_hash.to_ascii_lowercase();
         let base = base_hash.to_ascii_lowercase();
         let found = versions
@@ -294,7 +298,7 @@ fn probe(service: &SyncService) -> Response {
         format!(
             "sync-server {} is running: this is the sync endpoint (WebSocket, protocol version {}); schema version {}\n",
             crate::VERSION,
-            crate::PROTOCOL_VERSION,
+            shared_types::protocol::PROTOCOL_VERSION,
             service.current_version
         ),
     )

@@ -420,10 +420,18 @@ impl From<ErrorCode> for u32 {
     }
 }
 
-/// Why a frame could not be decoded.
-#[derive(Debug, thiserror::Error)]
-#[error("malformed message: {0}")]
-pub struct DecodeError(String);
+/// Why a frame could not be decoded: the path of the field that is wrong (e.g.
+/// `ApplyTx.ops[2].Put.id`; empty for the frame as a whole) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed message: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
+pub struct DecodeError {
+    pub path: String,
+    pub message: String,
+}
+
+/// How much of the decoder's own message a [`DecodeError`] keeps: it may quote a value from the
+/// frame, which the path already locates.
+pub const MAX_DECODE_MESSAGE_LEN: usize = 200;
 
 /// Encodes a message (client or server) as one frame.
 pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
@@ -433,12 +441,37 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 
 /// Decodes a frame sent by a client.
 pub fn decode_client(frame: &[u8]) -> Result<ClientMessage, DecodeError> {
-    rmp_serde::from_slice(frame).map_err(|e| DecodeError(e.to_string()))
+    decode(frame)
 }
 
 /// Decodes a frame sent by the server.
 pub fn decode_server(frame: &[u8]) -> Result<ServerMessage, DecodeError> {
-    rmp_serde::from_slice(frame).map_err(|e| DecodeError(e.to_string()))
+    decode(frame)
+}
+
+/// Decodes one value, naming the path of the field that does not fit. The path is tracked only
+/// when decoding failed: a second pass over the (rare) bad frame keeps the common case fast.
+fn decode<'de, T: Deserialize<'de>>(frame: &'de [u8]) -> Result<T, DecodeError> {
+    if let Ok(value) = rmp_serde::from_slice(frame) {
+        return Ok(value);
+    }
+    let mut deserializer = rmp_serde::Deserializer::from_read_ref(frame);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let mut message = e.into_inner().to_string();
+        if message.len() > MAX_DECODE_MESSAGE_LEN {
+            let mut end = MAX_DECODE_MESSAGE_LEN;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+            message.push('…');
+        }
+        DecodeError {
+            path: if path == "." { String::new() } else { path },
+            message,
+        }
+    })
 }
 
 /// Encodes a value list (an object's `props`) the way the server stores it.
@@ -448,7 +481,7 @@ pub fn encode_props(props: &[(u32, Value)]) -> Vec<u8> {
 
 /// Decodes what [`encode_props`] wrote.
 pub fn decode_props(bytes: &[u8]) -> Result<Vec<(u32, Value)>, DecodeError> {
-    rmp_serde::from_slice(bytes).map_err(|e| DecodeError(e.to_string()))
+    decode(bytes)
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub async fn enforce(State(state): State<AdminState>, request: Request, next: Ne
         let (parts, body) = request.into_parts();
         match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
             Ok(Ok(bytes)) => Request::from_parts(parts, Body::from(bytes)),
-            Ok(Err(e)) if e.to_string().contains("length limit") => {
+            Ok(Err(e)) if is_length_limit(&e) => {
                 return too_large(limit).into_response();
             }
             Ok(Err(e)) => {
@@ -78,6 +78,18 @@ pub fn limit_for(path: &str) -> usize {
     } else {
         MAX_BODY_BYTES
     }
+}
+
+/// Whether reading a body failed because it was longer than the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 fn too_large(limit: usize) -> ApiError {

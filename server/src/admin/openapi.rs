@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use utoipa::OpenApi;
 
-use super::{auth, data, events, history, schema, stats, status, trial};
+use super::{data, events, history, schema, sessions, stats, status, trial};
 
 /// The document for health and the document itself; the areas add theirs in [`document`].
 #[derive(OpenApi)]
@@ -19,7 +19,7 @@ struct CoreApi;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = CoreApi::openapi();
     for part in [
-        auth::AuthApi::openapi(),
+        sessions::AuthApi::openapi(),
         status::StatusApi::openapi(),
         stats::StatsApi::openapi(),
         data::DataApi::openapi(),

@@ -26,7 +26,7 @@ use wire::admin::schema::{
     SchemaRelation, SchemaVersion, SchemaVersionList, SwitchResult, SwitchVersion,
 };
 
-use super::auth::CurrentUser;
+use super::sessions::CurrentUser;
 use super::{AdminState, ApiError};
 use crate::events::{self, Event};
 use crate::schema::{self, UpdateError};

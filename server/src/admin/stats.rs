@@ -7,7 +7,6 @@
 pub mod prometheus;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -16,6 +15,7 @@ use axum::routing::get;
 
 use super::{AdminState, ApiError};
 use crate::sync::series::{self, Kind, Level, SERIES, Unit};
+use crate::sync::stats::DEFS;
 use shared_types as wire;
 use wire::admin::error::ErrorBody;
 use wire::admin::stats::{CurrentCounters, Resolution, Series, SeriesKind, Stats};
@@ -102,32 +102,10 @@ pub fn current_counters(state: &AdminState) -> CurrentCounters {
         uptime_seconds: state.started.elapsed().as_secs(),
         connected_clients: state.sync.hub.peer_count() as u64,
         tx_log_head: head,
-        connects: c.connects.load(Relaxed),
-        messages_received: c.messages_received.load(Relaxed),
-        messages_sent: c.messages_sent.load(Relaxed),
-        bytes_received: c.bytes_received.load(Relaxed),
-        bytes_sent: c.bytes_sent.load(Relaxed),
-        login_successes: c.login_successes.load(Relaxed),
-        login_failures_credentials: c.login_failures_credentials.load(Relaxed),
-        login_failures_auth_unavailable: c.login_failures_auth_unavailable.load(Relaxed),
-        login_failures_no_permission: c.login_failures_no_permission.load(Relaxed),
-        login_failures_other: c.login_failures_other.load(Relaxed),
-        client_txs_applied: c.client_txs_applied.load(Relaxed),
-        client_tx_ops_applied: c.client_tx_ops_applied.load(Relaxed),
-        client_tx_bytes_applied: c.client_tx_bytes_applied.load(Relaxed),
-        client_txs_rejected: c.client_txs_rejected.load(Relaxed),
-        local_txs_applied: c.local_txs_applied.load(Relaxed),
-        skipped_tx_dups: c.skipped_tx_dups.load(Relaxed),
-        put_conflicts: c.put_conflicts.load(Relaxed),
-        full_syncs: c.full_syncs.load(Relaxed),
-        txs_sent_historic: c.txs_sent_historic.load(Relaxed),
-        txs_sent_new: c.txs_sent_new.load(Relaxed),
-        errors_protocol: c.errors_protocol.load(Relaxed),
-        errors_handler: c.errors_handler.load(Relaxed),
-        heartbeat_failures: c.heartbeat_failures.load(Relaxed),
-        heartbeats_received: c.heartbeats_received.load(Relaxed),
-        message_send_failures: c.message_send_failures.load(Relaxed),
-        disconnect_aborts: c.disconnect_aborts.load(Relaxed),
+        counters: DEFS
+            .iter()
+            .map(|def| (def.name.to_owned(), c.get(def.counter)))
+            .collect(),
     }
 }
 

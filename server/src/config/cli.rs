@@ -38,7 +38,7 @@ pub(super) fn version_text() -> &'static str {
         format!(
             "{} (protocol version: {})",
             crate::VERSION,
-            crate::PROTOCOL_VERSION
+            shared_types::protocol::PROTOCOL_VERSION
         )
     })
 }

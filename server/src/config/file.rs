@@ -297,7 +297,7 @@ fn parse_auth(auth: &Obj<'_>) -> Result<AuthConfig, ConfigError> {
             return Err(auth.invalid("sharedSecret", "the secret must not be empty".into()));
         }
         out.shared_secret = Some(SharedSecret {
-            value: secret,
+            value: secret.into(),
             required,
         });
     }

@@ -351,7 +351,7 @@ unsecured_no_authentication: true"#,
     check(
         &[],
         Some(r#"{"removeWithoutObjectData": true}"#),
-        "remove_without_object_data: true",
+        "remove_without_object_data: true\nunsupported: [\"removeWithoutObjectData\"]",
     );
     check(&[], Some(r#"{"removeWithoutObjectData": false}"#), "");
     check(
@@ -1185,7 +1185,7 @@ fn unsupported_options_are_reported() {
 admin_threads: Some(8)
 auth: AuthConfig { shared_secret: None, google: None, obx_admin: None, jwt: None, required: ["OBX_ADMIN_USER", "GOOGLE_AUTH"] }
 admin_user: Some("admin")
-admin_password: Some("pw")
+admin_password: Some("<redacted>")
 admin_unsecured_no_authentication: true
 trial_days: Some(30)
 unsupported: ["--admin-threads / adminThreads", "GOOGLE_AUTH in --auth-required", "--cluster-id / clusterId", "--fixed-leader / fixedLeader", "--fixed-follower / fixedFollower", "--mongo-url / mongoDb.url", "--mongo-db / mongoDb.database", "--mongo-initial-import / mongoDb.automaticInitialImport", "--no-stacks / noStacks", "--async-tx-slot / asyncTxSlot", "--restore-backup", "--backup-overwrites-db"]"#,

@@ -1,3 +1,4 @@
+use super::log::{chain_hash_of_encoded_ops, decode_record, encode_record, stored_hash};
 use super::*;
 use shared_types::protocol::{GlobalId, Op};
 
@@ -25,10 +26,10 @@ fn writes_are_durable_across_reopen_and_a_failed_request_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store
-        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 7, GlobalId(0, 1), b"one"))
+        .write_blocking(|w| w.put_object(7, GlobalId(0, 1), b"one"))
         .unwrap();
-    let failed: Result<()> = store.write_blocking(|wtxn, dbs| {
-        write::put_object(wtxn, dbs, 7, GlobalId(0, 2), b"two")?;
+    let failed: Result<()> = store.write_blocking(|w| {
+        w.put_object(7, GlobalId(0, 2), b"two")?;
         Err(Error::Corrupt {
             what: "test".into(),
             message: "request fails after writing".into(),
@@ -52,16 +53,16 @@ fn removing_an_entity_removes_only_its_objects() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     store
-        .write_blocking(|wtxn, dbs| {
+        .write_blocking(|w| {
             for id in 1..=100 {
-                write::put_object(wtxn, dbs, 1, GlobalId(0, id), b"a")?;
-                write::put_object(wtxn, dbs, 2, GlobalId(0, id), b"b")?;
+                w.put_object(1, GlobalId(0, id), b"a")?;
+                w.put_object(2, GlobalId(0, id), b"b")?;
             }
             Ok(())
         })
         .unwrap();
     let removed = store
-        .write_blocking(|wtxn, dbs| write::remove_entity_objects(wtxn, dbs, 1))
+        .write_blocking(|w| w.remove_entity_objects(1))
         .unwrap();
     assert_eq!(removed, 100);
     assert_eq!(store.object_count(1).unwrap(), 0);
@@ -75,15 +76,13 @@ fn a_full_database_gives_a_clear_error_and_keeps_what_was_stored() {
     let max = 1024 * 1024;
     let store = Store::open(dir.path(), max).unwrap();
     store
-        .write_blocking(|wtxn, dbs| write::put_object(wtxn, dbs, 1, GlobalId(0, 1), b"kept"))
+        .write_blocking(|w| w.put_object(1, GlobalId(0, 1), b"kept"))
         .unwrap();
     let value = vec![7u8; 64 * 1024];
     let mut full = None;
     for id in 2..100 {
         let value = value.clone();
-        if let Err(e) = store.write_blocking(move |wtxn, dbs| {
-            write::put_object(wtxn, dbs, 1, GlobalId(0, id), &value)
-        }) {
+        if let Err(e) = store.write_blocking(move |w| w.put_object(1, GlobalId(0, id), &value)) {
             full = Some(e);
             break;
         }
@@ -123,9 +122,7 @@ fn concurrent_writers_share_commits_and_all_get_answers() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .write(move |wtxn, dbs| {
-                        write::put_object(wtxn, dbs, 3, GlobalId(0, id), &id.to_be_bytes())
-                    })
+                    .write(move |w| w.put_object(3, GlobalId(0, id), &id.to_be_bytes()))
                     .await
             }));
         }
@@ -152,13 +149,13 @@ fn unwritable_directory_is_refused_with_the_path() {
 fn store_with_log(dir: &Path, n: u64) -> Store {
     let store = open(dir);
     store
-        .write_blocking(move |wtxn, dbs| {
+        .write_blocking(move |w| {
             for tx in 1..=n {
                 let ops = vec![Op::Remove {
                     entity: 1,
                     id: GlobalId(7, tx),
                 }];
-                log::append(wtxn, dbs, 7, tx, ops, Vec::new())?;
+                w.append_log(7, tx, now_ms(), ops, Vec::new())?;
             }
             Ok(())
         })
@@ -171,9 +168,7 @@ fn the_log_chain_verifies_from_seq_1_and_after_pruning() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_log(dir.path(), 5);
     assert_eq!(store.verify_log_chain().unwrap(), 5);
-    let removed = store
-        .write_blocking(|wtxn, dbs| log::prune(wtxn, dbs, 0, 0))
-        .unwrap();
+    let removed = store.write_blocking(|w| w.prune_log(0, 0)).unwrap();
     assert_eq!(removed, 4);
     assert_eq!(store.verify_log_chain().unwrap(), 1);
     store.close();
@@ -186,7 +181,7 @@ fn the_log_chain_verifies_from_seq_1_and_after_pruning() {
 
 #[test]
 fn verifying_the_log_finds_tampering() {
-    fn check(tamper: fn(&mut RwTxn<'_>, &Dbs) -> Result<()>, expected: &str) {
+    fn check(tamper: fn(&mut Write<'_, '_>) -> Result<()>, expected: &str) {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_log(dir.path(), 5);
         store.write_blocking(tamper).unwrap();
@@ -194,40 +189,41 @@ fn verifying_the_log_finds_tampering() {
         assert!(err.contains(expected), "{err}");
         store.close();
     }
-    fn rewrite(wtxn: &mut RwTxn<'_>, dbs: &Dbs, seq: u64, change: fn(&mut LogRecord)) {
-        let mut record = decode_record(seq, dbs.tx_log.get(wtxn, &seq).unwrap().unwrap()).unwrap();
+    fn rewrite(w: &mut Write<'_, '_>, seq: u64, change: fn(&mut LogRecord)) {
+        let stored = w.dbs.tx_log.get(w.txn, &seq).unwrap().unwrap();
+        let mut record = decode_record(seq, stored).unwrap();
         change(&mut record);
         let raw = rmp_serde::to_vec(&record).unwrap();
-        dbs.tx_log.put(wtxn, &seq, &raw).unwrap();
+        w.dbs.tx_log.put(w.txn, &seq, &raw).unwrap();
     }
     // Changed content under the old hash.
     check(
-        |wtxn, dbs| {
-            rewrite(wtxn, dbs, 3, |r| r.client_tx_id = 9);
+        |w| {
+            rewrite(w, 3, |r| r.client_tx_id = 9);
             Ok(())
         },
         "tx-log 3 is corrupt: hash does not chain",
     );
     // The first entry, which chains from zero bytes.
     check(
-        |wtxn, dbs| {
-            rewrite(wtxn, dbs, 1, |r| r.hash = vec![1; 16]);
+        |w| {
+            rewrite(w, 1, |r| r.hash = vec![1; 16]);
             Ok(())
         },
         "tx-log 1 is corrupt: hash does not chain",
     );
     // A missing entry.
     check(
-        |wtxn, dbs| {
-            dbs.tx_log.delete(wtxn, &3).unwrap();
+        |w| {
+            w.dbs.tx_log.delete(w.txn, &3).unwrap();
             Ok(())
         },
         "tx-log 4 is corrupt: gap after seq 2",
     );
     // A lost newest entry.
     check(
-        |wtxn, dbs| {
-            dbs.tx_log.delete(wtxn, &5).unwrap();
+        |w| {
+            w.dbs.tx_log.delete(w.txn, &5).unwrap();
             Ok(())
         },
         "tx-log 4 is corrupt: the newest entry is not the head 5",

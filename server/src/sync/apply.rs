@@ -1,16 +1,18 @@
 //! Checking a client transaction against the schema, and applying it with conflict resolution.
 //!
 //! Validation runs on the connection's task before anything is queued for the writer; applying
-//! runs inside the writer's transaction. Conflicts: by default the last write the server receives
+//! runs inside the writer's transaction and is a pure function of the stored state and the
+//! change: it reads no clock, no random number and no node-local setting, so every node that
+//! applies the same changes in the same order writes the same bytes (cluster mode relies on it). Conflicts: by default the last write the server receives
 //! wins for the whole object. For an entity with a SYNC_PRECEDENCE and/or SYNC_CLOCK property, an
 //! incoming put replaces the stored object only if its precedence is higher, or equal with a higher
 //! clock; on a full tie the first write received stays (as ObjectBox documents).
 
-use heed::RwTxn;
 use shared_types::protocol::{GlobalId, Op, TxErrorCode, Value, decode_props, encode_props};
 
+use super::log::{Change, ClientTx};
 use crate::model::{Entity, Model, PropertyType, Relation};
-use crate::store::{self, Dbs};
+use crate::store::{self, LogRecord, Write};
 
 /// A transaction that cannot be applied: the code for the client and a message naming the culprit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +21,18 @@ pub struct Invalid {
     pub message: String,
 }
 
+/// What a change did.
+#[derive(Debug)]
+pub enum Applied {
+    /// Stored as this log record.
+    Logged(LogRecord),
+    /// The client's transaction was applied before, as `seq`: nothing changed.
+    Duplicate { seq: u64 },
+}
+
 /// The result of applying a transaction's operations.
 #[derive(Debug, Default)]
-pub struct Applied {
+pub struct AppliedOps {
     /// Operations as applied, to be logged and pushed.
     pub ops: Vec<Op>,
     /// Puts that lost a conflict: (entity id, object id).
@@ -96,15 +107,43 @@ pub fn validate(model: &Model, ops: &[Op]) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Applies one ordered change inside the writer's transaction: the duplicate rule, then the
+/// operations with conflict resolution, then the log entry.
+pub fn apply_change(
+    w: &mut Write<'_, '_>,
+    model: &Model,
+    change: Change,
+) -> store::Result<Applied> {
+    match change {
+        Change::ClientTx(tx) => apply_client_tx(w, model, tx),
+    }
+}
+
+fn apply_client_tx(w: &mut Write<'_, '_>, model: &Model, tx: ClientTx) -> store::Result<Applied> {
+    if let Some((last_tx, seq)) = w.read().peer_state(tx.origin)?
+        && tx.tx_id <= last_tx
+    {
+        return Ok(Applied::Duplicate { seq });
+    }
+    let applied = apply(w, model, tx.ops, tx.known_properties.as_deref())?;
+    let record = w.append_log(
+        tx.origin,
+        tx.tx_id,
+        tx.time_ms,
+        applied.ops,
+        applied.rejected,
+    )?;
+    Ok(Applied::Logged(record))
+}
+
 /// Applies validated operations inside the writer's transaction.
 pub fn apply(
-    wtxn: &mut RwTxn<'_>,
-    dbs: &Dbs,
+    w: &mut Write<'_, '_>,
     model: &Model,
     ops: Vec<Op>,
     known_properties: Option<&std::collections::HashSet<(u32, u32)>>,
-) -> store::Result<Applied> {
-    let mut applied = Applied::default();
+) -> store::Result<AppliedOps> {
+    let mut applied = AppliedOps::default();
     // Per entity, the properties this client does not know (computed once per transaction, not
     // per put).
     let mut unknown_by_entity: Vec<(u32, Vec<u32>)> = Vec::new();
@@ -139,37 +178,39 @@ pub fn apply(
                     // A new object (the common case) needs no comparison: insert it directly;
                     // an existing one is compared first.
                     let bytes = encode_props(props);
-                    if !store::write::insert_object(wtxn, dbs, e.id.uid, *id, &bytes)? {
-                        if !wins(wtxn, dbs, e, *id, props)? {
+                    if !w.insert_object(e.id.uid, *id, &bytes)? {
+                        if !wins(w, e, *id, props)? {
                             applied.rejected.push((*entity, *id));
                             continue;
                         }
-                        store::write::put_object(wtxn, dbs, e.id.uid, *id, &bytes)?;
+                        w.put_object(e.id.uid, *id, &bytes)?;
                     }
                 } else if unknown.is_empty() {
-                    store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(props))?;
+                    w.put_object(e.id.uid, *id, &encode_props(props))?;
                 } else {
-                    if !wins(wtxn, dbs, e, *id, props)? {
+                    if !wins(w, e, *id, props)? {
                         applied.rejected.push((*entity, *id));
                         continue;
                     }
                     // A client on an older schema replaces only what it knows: keep the values
                     // of properties added in later versions.
-                    let stored = store::log::object(wtxn, dbs, e.id.uid, *id)?
+                    let stored = w
+                        .read()
+                        .object(e.id.uid, *id)?
                         .and_then(|b| decode_props(&b).ok())
                         .unwrap_or_default();
                     let mut merged = props.clone();
                     merged.extend(stored.into_iter().filter(|(p, _)| unknown.contains(p)));
-                    store::write::put_object(wtxn, dbs, e.id.uid, *id, &encode_props(&merged))?;
+                    w.put_object(e.id.uid, *id, &encode_props(&merged))?;
                 }
             }
             Op::Remove { entity, id } => {
                 let Some(e) = model.entity(*entity) else {
                     continue;
                 };
-                store::write::remove_object(wtxn, dbs, e.id.uid, *id)?;
+                w.remove_object(e.id.uid, *id)?;
                 for relation in &e.relations {
-                    store::log::remove_links_from(wtxn, dbs, relation.id.uid, *id)?;
+                    w.remove_links_from(relation.id.uid, *id)?;
                 }
             }
             Op::RelAdd {
@@ -180,7 +221,7 @@ pub fn apply(
                 let Some((_, r)) = relation_of(model, *relation) else {
                     continue;
                 };
-                store::log::add_link(wtxn, dbs, r.id.uid, *source, *target)?;
+                w.add_link(r.id.uid, *source, *target)?;
             }
             Op::RelRemove {
                 relation,
@@ -190,7 +231,7 @@ pub fn apply(
                 let Some((_, r)) = relation_of(model, *relation) else {
                     continue;
                 };
-                store::log::remove_link(wtxn, dbs, r.id.uid, *source, *target)?;
+                w.remove_link(r.id.uid, *source, *target)?;
             }
         }
         applied.ops.push(op);
@@ -249,8 +290,7 @@ pub fn fits(ty: PropertyType, value: &Value) -> bool {
 /// Decides whether an incoming put replaces the stored object (precedence, then clock; a full
 /// tie keeps the stored one). Entities without such properties: the incoming put always wins.
 fn wins(
-    wtxn: &RwTxn<'_>,
-    dbs: &Dbs,
+    w: &Write<'_, '_>,
     entity: &Entity,
     id: GlobalId,
     props: &[(u32, Value)],
@@ -260,7 +300,7 @@ fn wins(
     if precedence.is_none() && clock.is_none() {
         return Ok(true);
     }
-    let Some(stored) = store::log::object(wtxn, dbs, entity.id.uid, id)? else {
+    let Some(stored) = w.read().object(entity.id.uid, id)? else {
         return Ok(true);
     };
     let stored = decode_props(&stored).unwrap_or_default();

@@ -3,15 +3,19 @@
 //! The task owns the socket alone. It waits on the client's frames, live commits from the hub
 //! (only while the session wants them), the answers to this client's transactions (in the order
 //! they were sent), the heartbeat tick and server shutdown. Catch-up and full sync run inline, so
-//! everything this client is sent goes out in `seq` order.
+//! everything this client is sent goes out in `seq` order. The protocol decisions are the
+//! session's; this module carries them out. It is generic over the socket (any `Stream` and
+//! `Sink` of WebSocket messages), so it runs on channels as well as on a real WebSocket.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::Message;
 use bytes::Bytes;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use shared_types::protocol::{
     ClientMessage, Credential, ErrorCode, GlobalId, Login, LoginCode, Op, ServerMessage, TxEntry,
     decode_client, decode_props, encode,
@@ -19,11 +23,13 @@ use shared_types::protocol::{
 use tokio::sync::{broadcast, oneshot};
 
 use super::SyncService;
+use super::error::{Error, Result};
 use super::frames::{self, ChunkOp};
-use super::hub::{Committed, Outcome};
+use super::hub::answered;
 use super::limits::{InboundRate, Slot};
-use super::session::{Effect, Session, name};
-use super::stats::Counters;
+use super::log::{Committed, Outcome};
+use super::session::{CatchUp, Effect, Session, name};
+use super::stats::Counter;
 use crate::store::{SnapshotCursor, SnapshotItem};
 
 /// How many log entries one catch-up `Push` carries at most.
@@ -35,20 +41,14 @@ const FAREWELL_TIMEOUT: Duration = Duration::from_secs(1);
 /// How often the connection checks heartbeats and idleness.
 const TICK: Duration = Duration::from_millis(shared_types::protocol::HEARTBEAT_INTERVAL_MS / 3);
 
-/// Why the connection ended.
-type Closed = Result<(), String>;
-
 /// Serves one WebSocket until it closes; `_slot` holds its place within the connection limits
 /// until then.
-pub async fn run(
-    service: Arc<SyncService>,
-    socket: WebSocket,
-    addr: SocketAddr,
-    id: u64,
-    _slot: Slot,
-) {
+pub async fn run<S>(service: Arc<SyncService>, socket: S, addr: SocketAddr, id: u64, _slot: Slot)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
     tracing::debug!(target: "SvrWs", "(#{id}) Connection from {addr}");
-    Counters::inc(&service.hub.counters.connects);
+    service.hub.counters.inc(Counter::Connects);
     let settings = &service.settings;
     let now = Instant::now();
     let rate = InboundRate::new(
@@ -67,7 +67,7 @@ pub async fn run(
         last_received: Instant::now(),
         last_sent: Instant::now(),
         live: None,
-        registered: false,
+        registered: None,
         can_write: true,
         rate,
         paused_until: None,
@@ -75,22 +75,22 @@ pub async fn run(
         login_deadline,
     };
     let result = connection.serve().await;
-    if let Err(reason) = &result {
-        tracing::debug!(target: "SvrWs", "(#{id}) Closed: {reason}");
+    match &result {
+        Err(Error::Store(e)) => tracing::warn!(target: "SvrWs", "(#{id}) Closed: {e}"),
+        Err(reason) => tracing::debug!(target: "SvrWs", "(#{id}) Closed: {reason}"),
+        Ok(()) => {}
     }
-    if connection.registered {
+    if let Err(Error::ClientGone) = result {
+        service.hub.counters.inc(Counter::DisconnectAborts);
+    }
+    if connection.registered.is_some() {
         service.hub.unregister_peer(connection.session.peer(), id);
-        service
-            .hub
-            .counters
-            .connected_clients
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
-struct Connection {
+struct Connection<S> {
     service: Arc<SyncService>,
-    socket: WebSocket,
+    socket: S,
     id: u64,
     session: Session,
     nonce: Vec<u8>,
@@ -100,7 +100,9 @@ struct Connection {
     last_sent: Instant,
     /// Live commits; subscribed at login, before any catch-up reads the log.
     live: Option<broadcast::Receiver<Arc<Committed>>>,
-    registered: bool,
+    /// Set while this connection holds its peer id in the hub: where it publishes the position
+    /// it has sent (for `obx_client_txs_behind`).
+    registered: Option<Arc<AtomicU64>>,
     /// False for identities without write permission (admin users without sync write): their
     /// transactions are rejected with `NoPermission`, but they still receive data.
     can_write: bool,
@@ -114,8 +116,11 @@ struct Connection {
     login_deadline: tokio::time::Instant,
 }
 
-impl Connection {
-    async fn serve(&mut self) -> Closed {
+impl<S> Connection<S>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
+{
+    async fn serve(&mut self) -> Result {
         let hello = ServerMessage::Hello {
             min_version: shared_types::protocol::MIN_PROTOCOL_VERSION,
             max_version: shared_types::protocol::PROTOCOL_VERSION,
@@ -139,7 +144,7 @@ impl Connection {
                     let tx_id = self.pending.pop_front().map_or(0, |(tx_id, _)| tx_id);
                     self.on_outcome(tx_id, outcome).await?;
                 }
-                frame = self.socket.recv(), if self.paused_until.is_none() => {
+                frame = self.socket.next(), if self.paused_until.is_none() => {
                     let effects = self.on_frame(frame)?;
                     self.run_effects(effects).await?;
                 }
@@ -160,7 +165,7 @@ impl Connection {
                     let effects = match committed {
                         Ok(committed) => self.session.on_committed(&committed),
                         Err(broadcast::error::RecvError::Lagged(_)) => vec![Effect::CatchUp],
-                        Err(broadcast::error::RecvError::Closed) => return Err("server stopped".into()),
+                        Err(broadcast::error::RecvError::Closed) => return Err(Error::ShuttingDown),
                     };
                     self.run_effects(effects).await?;
                 }
@@ -180,32 +185,15 @@ impl Connection {
         }
     }
 
-    fn on_frame(
-        &mut self,
-        frame: Option<Result<Message, axum::Error>>,
-    ) -> Result<Vec<Effect>, String> {
+    fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Result<Vec<Effect>> {
         let service = self.service.clone();
         let counters = &service.hub.counters;
         let message = match frame {
-            None => return Err("client went away".into()),
+            None => return Err(Error::ClientGone),
             Some(Err(e)) => {
                 // Oversized frames and broken WebSocket framing end up here.
-                Counters::inc(&counters.errors_protocol);
-                let text = e.to_string();
-                if text.contains("too long") || text.contains("too big") || text.contains("size") {
-                    let max = self.service.settings.max_message_size;
-                    return Ok(vec![Effect::Close(
-                        ErrorCode::TooLarge,
-                        format!(
-                            "message too large ({text}); this server accepts messages of up to \
-                             {max} bytes (--max-message-size-mb / maxMessageSizeMb)"
-                        ),
-                    )]);
-                }
-                return Ok(vec![Effect::Close(
-                    ErrorCode::Malformed,
-                    format!("cannot read message: {text}"),
-                )]);
+                counters.inc(Counter::ErrorsProtocol);
+                return Ok(vec![read_error(e, self.service.settings.max_message_size)]);
             }
             Some(Ok(message)) => message,
         };
@@ -213,10 +201,10 @@ impl Connection {
         self.pace(frame_len(&message));
         let data = match message {
             Message::Binary(data) => data,
-            Message::Close(_) => return Err("client closed the connection".into()),
+            Message::Close(_) => return Err(Error::ClientClosed),
             Message::Ping(_) | Message::Pong(_) => return Ok(vec![]),
             Message::Text(_) => {
-                Counters::inc(&counters.errors_protocol);
+                counters.inc(Counter::ErrorsProtocol);
                 return Ok(vec![Effect::Close(
                     ErrorCode::Malformed,
                     "text frames are not part of the protocol; send binary MessagePack frames"
@@ -224,18 +212,18 @@ impl Connection {
                 )]);
             }
         };
-        Counters::inc(&counters.messages_received);
-        Counters::add(&counters.bytes_received, data.len() as u64);
+        counters.inc(Counter::MessagesReceived);
+        counters.add(Counter::BytesReceived, data.len() as u64);
         let message = match decode_client(&data) {
             Ok(message) => message,
             Err(e) => {
-                Counters::inc(&counters.errors_protocol);
+                counters.inc(Counter::ErrorsProtocol);
                 return Ok(vec![Effect::Close(ErrorCode::Malformed, e.to_string())]);
             }
         };
         tracing::debug!(target: "SvSync", "(#{}) Got msg of type {} and length {}", self.id, name(&message), data.len());
         if let ClientMessage::Heartbeat { .. } = message {
-            Counters::inc(&counters.heartbeats_received);
+            counters.inc(Counter::HeartbeatsReceived);
         }
         let bytes = data.len();
         let mut effects = self.session.on_message(message);
@@ -258,26 +246,24 @@ impl Connection {
                         self.session.known().properties.clone(),
                     )
                 } else {
-                    Counters::inc(&counters.client_txs_rejected);
-                    let (reply, answer) = oneshot::channel();
-                    let _ = reply.send(Outcome::Rejected {
+                    counters.inc(Counter::ClientTxsRejected);
+                    answered(Outcome::Rejected {
                         code: shared_types::protocol::TxErrorCode::NoPermission,
                         message: "this login may not send changes (no sync write permission)"
                             .into(),
-                    });
-                    answer
+                    })
                 };
                 self.pending.push_back((tx_id, answer));
             }
         }
         effects.retain(|e| !matches!(e, Effect::Apply(_)));
         if effects.iter().any(|e| matches!(e, Effect::Close(..))) {
-            Counters::inc(&counters.errors_protocol);
+            counters.inc(Counter::ErrorsProtocol);
         }
         Ok(effects)
     }
 
-    async fn run_effects(&mut self, effects: Vec<Effect>) -> Closed {
+    async fn run_effects(&mut self, effects: Vec<Effect>) -> Result {
         for effect in effects {
             match effect {
                 Effect::Send(message) => self.send(&message).await?,
@@ -289,7 +275,7 @@ impl Connection {
                     self.send(&ServerMessage::Push { txs: vec![entry] }).await?;
                 }
                 Effect::SendFrame(frame) => {
-                    Counters::inc(&self.service.hub.counters.txs_sent_new);
+                    self.service.hub.counters.inc(Counter::TxsSentNew);
                     self.send_frame(frame).await?;
                 }
                 // Login and catch-up run once or rarely, and their futures are large: boxed, so
@@ -298,6 +284,9 @@ impl Connection {
                 Effect::Login(login) => {
                     let effects = Box::pin(self.login(*login)).await?;
                     Box::pin(self.run_effects(effects)).await?;
+                }
+                Effect::RefuseLogin(code, message) => {
+                    self.refuse_login(code, message).await?;
                 }
                 Effect::Apply(_) => {}
                 Effect::CatchUp => Box::pin(self.catch_up()).await?,
@@ -310,77 +299,28 @@ impl Connection {
                         })
                         .await;
                     let _ = self.socket.send(Message::Close(None)).await;
-                    return Err(message);
+                    return Err(Error::Closed { code, message });
                 }
             }
         }
+        self.publish_position();
         Ok(())
     }
 
-    async fn login(&mut self, login: Login) -> Result<Vec<Effect>, String> {
-        let service = self.service.clone();
-        let counters = &service.hub.counters;
-        let refuse = |code: LoginCode, message: String| (code, message);
-        let result: Result<(super::VersionInfo, bool), (LoginCode, String)> = async {
-            if login.protocol_version < shared_types::protocol::MIN_PROTOCOL_VERSION
-                || login.protocol_version > shared_types::protocol::PROTOCOL_VERSION
-            {
-                return Err(refuse(
-                    LoginCode::BadVersion,
-                    format!(
-                        "protocol version {} is not supported; this server speaks {}..={}",
-                        login.protocol_version,
-                        shared_types::protocol::MIN_PROTOCOL_VERSION,
-                        shared_types::protocol::PROTOCOL_VERSION
-                    ),
-                ));
-            }
-            if login.peer_id == 0 {
-                return Err(refuse(LoginCode::ReqRejected, "peer id 0 is reserved; use a random non-zero id".into()));
-            }
-            // Only when a trial is configured (`--trial-days`): before acceptance ReqRejected,
-            // after expiry TrialExpired.
-            if let Some(refusal) = crate::admin::trial::login_refusal(&service.hub.store) {
-                return Err(refusal);
-            }
-            let identity = if service.settings.unsecured && login.credentials.iter().all(|c| matches!(c, Credential::None)) {
-                None
-            } else {
-                Some(
-                    service
-                        .auth
-                        .authenticate(&login.credentials, &self.nonce, login.peer_id)
-                        .await
-                        .map_err(|failure| (failure.login_code(), failure.to_string()))?,
-                )
-            };
-            let version = service.match_schema(&login.schema_full_hash, &login.schema_base_hash).ok_or_else(|| {
-                refuse(
-                    LoginCode::UnsupportedDataModel,
-                    format!(
-                        "the client's schema (full hash {}, base hash {}) is not a schema version this server accepts",
-                        login.schema_full_hash, login.schema_base_hash
-                    ),
-                )
-            })?;
-            if !service.hub.register_peer(login.peer_id, self.id) {
-                return Err(refuse(
-                    LoginCode::ClientIdTaken,
-                    format!("peer id {:016X} is already logged in on another connection", login.peer_id),
-                ));
-            }
-            Ok((version, identity.is_none_or(|i| i.can_write)))
+    /// Tells the hub how far this client has been sent (for `obx_client_txs_behind`).
+    fn publish_position(&self) {
+        if let Some(cell) = &self.registered {
+            cell.store(self.session.position(), Ordering::Relaxed);
         }
-        .await;
-        let (head, _) = service.hub.store.log_bounds().unwrap_or((0, None));
-        match result {
-            Ok((version, can_write)) => {
-                self.registered = true;
+    }
+
+    async fn login(&mut self, login: Login) -> Result<Vec<Effect>> {
+        let service = self.service.clone();
+        match self.admit(&login).await {
+            Ok((version, can_write, position)) => {
+                self.registered = Some(position);
                 self.can_write = can_write;
-                counters
-                    .connected_clients
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Counters::inc(&counters.login_successes);
+                service.hub.counters.inc(Counter::LoginSuccesses);
                 if super::is_schema_hash(&login.schema_full_hash)
                     && super::is_schema_hash(&login.schema_base_hash)
                 {
@@ -391,6 +331,7 @@ impl Connection {
                     );
                 }
                 tracing::debug!(target: "SvLgIn", "({:04X}) Authenticator welcomes a new client on schema version {}", login.peer_id >> 48, version.id);
+                let (head, _) = service.hub.store.log_bounds()?;
                 self.send(&ServerMessage::LoginResult {
                     code: LoginCode::Ok,
                     message: String::new(),
@@ -404,38 +345,112 @@ impl Connection {
                     .session
                     .logged_in(login.peer_id, login.last_seq, login.mode, version.known))
             }
-            Err((code, message)) => {
-                match code {
-                    LoginCode::CredentialsRejected => {
-                        Counters::inc(&counters.login_failures_credentials);
+            Err(refusal) => {
+                let counter = match &refusal {
+                    Refusal::Credentials(f) if f.is_missing_permission() => {
+                        Counter::LoginFailuresNoPermission
                     }
-                    LoginCode::AuthUnreachable => {
-                        Counters::inc(&counters.login_failures_auth_unavailable);
+                    Refusal::Credentials(f) if f.login_code() == LoginCode::AuthUnreachable => {
+                        Counter::LoginFailuresAuthUnavailable
                     }
-                    _ => Counters::inc(&counters.login_failures_other),
-                }
-                tracing::debug!(target: "SvLgIn", "(#{}) Login refused ({code:?}): {message}", self.id);
+                    Refusal::Credentials(_) => Counter::LoginFailuresCredentials,
+                    Refusal::Other(..) => Counter::LoginFailuresOther,
+                };
+                service.hub.counters.inc(counter);
+                let (code, message) = match refusal {
+                    Refusal::Credentials(f) => (f.login_code(), f.to_string()),
+                    Refusal::Other(code, message) => (code, message),
+                };
                 self.session.login_failed();
-                self.send(&ServerMessage::LoginResult {
-                    code,
-                    message: message.clone(),
-                    server_time_ms: crate::store::now_ms(),
-                    schema_version: 0,
-                    // A refused client learns nothing about the data.
-                    head_seq: 0,
-                })
-                .await?;
-                let _ = self.socket.send(Message::Close(None)).await;
-                Err(format!("login refused: {message}"))
+                self.send_refusal(code, message).await?;
+                Ok(vec![])
             }
         }
+    }
+
+    /// Checks what the session leaves to the connection: the trial, the credentials, the
+    /// schema, and that no other connection holds the peer id. Returns the client's schema
+    /// version, whether it may write, and the hub's cell for its position.
+    async fn admit(
+        &mut self,
+        login: &Login,
+    ) -> Result<(super::VersionInfo, bool, Arc<AtomicU64>), Refusal> {
+        let service = &self.service;
+        // Only when a trial is configured (`--trial-days`): before acceptance ReqRejected,
+        // after expiry TrialExpired.
+        if let Some((code, message)) = crate::trial::login_refusal(&service.hub.store) {
+            return Err(Refusal::Other(code, message));
+        }
+        let unsecured_none = service.settings.unsecured
+            && login
+                .credentials
+                .iter()
+                .all(|c| matches!(c, Credential::None));
+        let identity = if unsecured_none {
+            None
+        } else {
+            Some(
+                service
+                    .auth
+                    .authenticate(&login.credentials, &self.nonce, login.peer_id)
+                    .await
+                    .map_err(Refusal::Credentials)?,
+            )
+        };
+        let version = service
+            .match_schema(&login.schema_full_hash, &login.schema_base_hash)
+            .ok_or_else(|| {
+                Refusal::Other(
+                    LoginCode::UnsupportedDataModel,
+                    format!(
+                        "the client's schema (full hash {}, base hash {}) is not a schema \
+                         version this server accepts",
+                        login.schema_full_hash, login.schema_base_hash
+                    ),
+                )
+            })?;
+        let position = service
+            .hub
+            .register_peer(login.peer_id, self.id)
+            .ok_or_else(|| {
+                Refusal::Other(
+                    LoginCode::ClientIdTaken,
+                    format!(
+                        "peer id {:016X} is already logged in on another connection",
+                        login.peer_id
+                    ),
+                )
+            })?;
+        Ok((version, identity.is_none_or(|i| i.can_write), position))
+    }
+
+    /// Refuses the login before any check the connection does (the session's own checks).
+    async fn refuse_login(&mut self, code: LoginCode, message: String) -> Result {
+        self.service.hub.counters.inc(Counter::LoginFailuresOther);
+        self.send_refusal(code, message).await
+    }
+
+    /// Sends a refused `LoginResult` and closes.
+    async fn send_refusal(&mut self, code: LoginCode, message: String) -> Result {
+        tracing::debug!(target: "SvLgIn", "(#{}) Login refused ({code:?}): {message}", self.id);
+        self.send(&ServerMessage::LoginResult {
+            code,
+            message: message.clone(),
+            server_time_ms: crate::store::now_ms(),
+            schema_version: 0,
+            // A refused client learns nothing about the data.
+            head_seq: 0,
+        })
+        .await?;
+        let _ = self.socket.send(Message::Close(None)).await;
+        Err(Error::LoginRefused(message))
     }
 
     async fn on_outcome(
         &mut self,
         tx_id: u64,
         outcome: Result<Outcome, oneshot::error::RecvError>,
-    ) -> Closed {
+    ) -> Result {
         let message = match outcome {
             Ok(Outcome::Applied { seq, rejected }) => {
                 let corrections = self.corrections(&rejected);
@@ -459,7 +474,7 @@ impl Connection {
                     message,
                 }
             }
-            Err(_) => return Err("the server stopped while applying a transaction".into()),
+            Err(_) => return Err(Error::LogStopped),
         };
         self.send(&message).await
     }
@@ -486,67 +501,58 @@ impl Connection {
 
     /// Brings the client up to the head: delta sync from the log if its position is still
     /// retained, otherwise a full sync; then `SyncComplete`.
-    async fn catch_up(&mut self) -> Closed {
+    async fn catch_up(&mut self) -> Result {
         let store = self.service.hub.store.clone();
-        let (head, oldest) = store.log_bounds().map_err(|e| e.to_string())?;
-        let position = self.session.position();
-        let full = (position == 0 && head > 0)
-            || position > head
-            || match oldest {
-                Some(oldest) => position + 1 < oldest,
-                None => position < head,
-            };
-        if full {
-            self.full_sync(head).await?;
-        } else {
-            let mut from = position + 1;
-            while from <= head {
-                let records = store
-                    .read_log(
+        let (head, oldest) = store.log_bounds()?;
+        match self.session.catch_up_plan(head, oldest) {
+            CatchUp::Full => self.full_sync().await?,
+            CatchUp::Delta { mut from } => {
+                while from <= head {
+                    let records = store.read_log(
                         from,
                         CATCH_UP_BATCH,
                         self.service.settings.full_sync_split_bytes,
-                    )
-                    .map_err(|e| e.to_string())?;
-                if records.first().map(|r| r.seq) != Some(from) {
-                    // Pruned between the bounds check and this read: fall back to a full sync.
-                    self.full_sync(head).await?;
-                    break;
+                    )?;
+                    if records.first().map(|r| r.seq) != Some(from) {
+                        // Pruned between the bounds check and this read: fall back to a full sync.
+                        self.full_sync().await?;
+                        break;
+                    }
+                    let Some(last) = records.last().map(|r| r.seq) else {
+                        break;
+                    };
+                    let txs: Vec<TxEntry> = records
+                        .into_iter()
+                        .filter(|r| r.seq <= head)
+                        .map(|r| {
+                            let own = r.origin == self.session.peer();
+                            let corrections = if own {
+                                self.corrections(&r.rejected)
+                            } else {
+                                Vec::new()
+                            };
+                            let mut entry = self.session.filter_entry(TxEntry {
+                                seq: r.seq,
+                                origin: r.origin,
+                                time_ms: r.time_ms,
+                                ops: r.ops,
+                                tx_id: r.client_tx_id,
+                            });
+                            if own {
+                                entry.ops = corrections;
+                            }
+                            entry
+                        })
+                        .collect();
+                    self.service
+                        .hub
+                        .counters
+                        .add(Counter::TxsSentHistoric, txs.len() as u64);
+                    let sent_to = txs.last().map_or(last, |t| t.seq);
+                    self.send(&ServerMessage::Push { txs }).await?;
+                    self.session.advanced_to(sent_to);
+                    from = last + 1;
                 }
-                let Some(last) = records.last().map(|r| r.seq) else {
-                    break;
-                };
-                let txs: Vec<TxEntry> = records
-                    .into_iter()
-                    .filter(|r| r.seq <= head)
-                    .map(|r| {
-                        let own = r.origin == self.session.peer();
-                        let corrections = if own {
-                            self.corrections(&r.rejected)
-                        } else {
-                            Vec::new()
-                        };
-                        let mut entry = self.session.filter_entry(TxEntry {
-                            seq: r.seq,
-                            origin: r.origin,
-                            time_ms: r.time_ms,
-                            ops: r.ops,
-                            tx_id: r.client_tx_id,
-                        });
-                        if own {
-                            entry.ops = corrections;
-                        }
-                        entry
-                    })
-                    .collect();
-                Counters::add(
-                    &self.service.hub.counters.txs_sent_historic,
-                    txs.len() as u64,
-                );
-                let sent_to = txs.last().map_or(last, |t| t.seq);
-                self.send(&ServerMessage::Push { txs }).await?;
-                self.session.advanced_to(sent_to);
-                from = last + 1;
             }
         }
         self.send(&ServerMessage::SyncComplete {
@@ -555,15 +561,13 @@ impl Connection {
         .await
     }
 
-    async fn full_sync(&mut self, _head_before: u64) -> Closed {
+    async fn full_sync(&mut self) -> Result {
         let store = self.service.hub.store.clone();
         let model = self.service.hub.model.clone();
         // The head and this client's last applied transaction, read together: the snapshot
         // (read after this) contains at least everything up to `head`, including those
         // transactions, which the client can therefore drop from its queue.
-        let (head, acked_tx_id) = store
-            .head_and_peer(self.session.peer())
-            .map_err(|e| e.to_string())?;
+        let (head, acked_tx_id) = store.head_and_peer(self.session.peer())?;
         tracing::debug!(target: "SvSync", "(#{}) Full sync up to seq {head}", self.id);
         self.send(&ServerMessage::FullSyncBegin {
             seq: head,
@@ -572,9 +576,8 @@ impl Connection {
         .await?;
         let mut cursor: Option<SnapshotCursor> = None;
         loop {
-            let (items, next) = store
-                .snapshot_chunk(cursor.take(), self.service.settings.full_sync_split_bytes)
-                .map_err(|e| e.to_string())?;
+            let (items, next) =
+                store.snapshot_chunk(cursor.take(), self.service.settings.full_sync_split_bytes)?;
             // Stored properties go out as they are stored (no decoding into values and
             // encoding again): the frame is written around them.
             let ops: Vec<ChunkOp> = items
@@ -621,7 +624,7 @@ impl Connection {
                 })
                 .collect();
             if !ops.is_empty() {
-                Counters::inc(&self.service.hub.counters.full_syncs);
+                self.service.hub.counters.inc(Counter::FullSyncs);
                 let frame = Bytes::from(frames::full_sync_chunk(&ops));
                 drop(ops);
                 self.send_frame(frame).await?;
@@ -655,13 +658,13 @@ impl Connection {
                 settings.max_inbound_bytes_per_second / 1024
             );
         }
-        Counters::inc(&self.service.hub.counters.inbound_pauses);
+        self.service.hub.counters.inc(Counter::InboundPauses);
     }
 
-    async fn on_tick(&mut self) -> Closed {
+    async fn on_tick(&mut self) -> Result {
         let idle = Duration::from_millis(shared_types::protocol::IDLE_TIMEOUT_MS);
         if self.paused_until.is_none() && self.last_received.elapsed() > idle {
-            Counters::inc(&self.service.hub.counters.heartbeat_failures);
+            self.service.hub.counters.inc(Counter::HeartbeatFailures);
             let effects = vec![Effect::Close(
                 ErrorCode::IdleTimeout,
                 format!("nothing received for {} s", idle.as_secs()),
@@ -679,14 +682,14 @@ impl Connection {
         Ok(())
     }
 
-    async fn send(&mut self, message: &ServerMessage) -> Closed {
+    async fn send(&mut self, message: &ServerMessage) -> Result {
         self.send_frame(Bytes::from(encode(message))).await
     }
 
-    async fn send_frame(&mut self, frame: Bytes) -> Closed {
+    async fn send_frame(&mut self, frame: Bytes) -> Result {
         let counters = &self.service.hub.counters;
-        Counters::inc(&counters.messages_sent);
-        Counters::add(&counters.bytes_sent, frame.len() as u64);
+        counters.inc(Counter::MessagesSent);
+        counters.add(Counter::BytesSent, frame.len() as u64);
         self.last_sent = Instant::now();
         // A send waits for the client to read (TCP flow control); when the server stops, it
         // stops waiting, so a slow or stuck client cannot hold up the shutdown (e.g. in the
@@ -694,11 +697,38 @@ impl Connection {
         let mut shutdown = self.service.shutdown.clone();
         tokio::select! {
             sent = self.socket.send(Message::Binary(frame)) => sent.map_err(|e| {
-                Counters::inc(&counters.message_send_failures);
-                format!("send failed: {e}")
+                counters.inc(Counter::MessageSendFailures);
+                Error::Send(e.to_string())
             }),
-            _ = shutdown.wait_for(|stopped| *stopped) => Err("the server is shutting down".into()),
+            _ = shutdown.wait_for(|stopped| *stopped) => Err(Error::ShuttingDown),
         }
+    }
+}
+
+/// Why the connection refuses a login after the session's checks passed.
+enum Refusal {
+    /// The credentials: counted by kind (credentials, authenticator unreachable, permission).
+    Credentials(crate::credentials::Failure),
+    /// Anything else (trial, schema, peer id taken).
+    Other(LoginCode, String),
+}
+
+/// What to do about a frame the socket could not read: an oversized message (tungstenite's
+/// capacity error) closes with `TooLarge` naming the limit, anything else with `Malformed`.
+fn read_error(e: axum::Error, max: usize) -> Effect {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+        Some(tokio_tungstenite::tungstenite::Error::Capacity(capacity)) => Effect::Close(
+            ErrorCode::TooLarge,
+            format!(
+                "message too large ({capacity}); this server accepts messages of up to {max} \
+                 bytes (--max-message-size-mb / maxMessageSizeMb)"
+            ),
+        ),
+        _ => Effect::Close(
+            ErrorCode::Malformed,
+            format!("cannot read message: {inner}"),
+        ),
     }
 }
 

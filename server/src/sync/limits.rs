@@ -8,12 +8,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use super::stats::{Counter, Counters};
 
 /// How long a refused client is asked to wait before it retries (`Retry-After`).
 pub const RETRY_AFTER_SECONDS: u64 = 5;
@@ -29,9 +30,8 @@ pub struct Admission {
     /// Open connections in total and per address. One lock for both, held only to count, so the
     /// two limits are checked and taken together.
     open: Mutex<Open>,
-    /// Connections refused by `maxConnections` and by `maxConnectionsPerAddress`.
-    pub refused_total: AtomicU64,
-    pub refused_per_address: AtomicU64,
+    /// Counts refusals by `maxConnections` and by `maxConnectionsPerAddress`.
+    counters: Arc<Counters>,
 }
 
 /// A connection slot; dropping it frees the slot.
@@ -51,13 +51,16 @@ pub enum Refusal {
 }
 
 impl Admission {
-    pub fn new(max_total: usize, max_per_address: usize) -> Arc<Admission> {
+    pub fn new(
+        max_total: usize,
+        max_per_address: usize,
+        counters: Arc<Counters>,
+    ) -> Arc<Admission> {
         Arc::new(Admission {
             max_total,
             max_per_address,
             open: Mutex::new(Open::default()),
-            refused_total: AtomicU64::new(0),
-            refused_per_address: AtomicU64::new(0),
+            counters,
         })
     }
 
@@ -88,14 +91,17 @@ impl Admission {
 
     /// Open connections in total.
     pub fn open(&self) -> usize {
-        self.open.lock().map_or(0, |o| o.total)
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .total
     }
 
     fn log_refusal(&self, refusal: Refusal) {
         match refusal {
-            Refusal::Total(_) => self.refused_total.fetch_add(1, Ordering::Relaxed),
-            Refusal::PerAddress(..) => self.refused_per_address.fetch_add(1, Ordering::Relaxed),
-        };
+            Refusal::Total(_) => self.counters.inc(Counter::RefusedMaxConnections),
+            Refusal::PerAddress(..) => self.counters.inc(Counter::RefusedPerAddress),
+        }
         tracing::debug!(target: "SvrWs", "Connection refused: {refusal}");
         let mut open = self
             .open

@@ -19,68 +19,23 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use super::hub::Hub;
-use super::stats::Counters;
+use super::stats::{self, Counter, Counters, DEFS};
 
 /// How often the sampler reads the counters.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Number of series (counters and gauges).
-pub const SERIES_COUNT: usize = 23;
+/// Number of series: the counters marked `series` in the counter table, and two gauges.
+pub const SERIES_COUNT: usize = series_counters() + 2;
 
-/// Every series, in the order of a [`Reading`].
-pub const SERIES: [Def; SERIES_COUNT] = [
-    counter("connects", "Connects", Unit::Count),
-    gauge("connectedClients", "Connected clients", Unit::Clients),
-    counter("messagesReceived", "Messages received", Unit::Count),
-    counter("messagesSent", "Messages sent", Unit::Count),
-    counter("bytesReceived", "Message bytes received", Unit::Bytes),
-    counter("bytesSent", "Message bytes sent", Unit::Bytes),
-    counter(
-        "clientTxsApplied",
-        "Client applied transactions",
-        Unit::Count,
-    ),
-    counter(
-        "clientTxOpsApplied",
-        "Client applied TX operations",
-        Unit::Count,
-    ),
-    counter(
-        "clientTxBytesApplied",
-        "Client applied TX bytes",
-        Unit::Bytes,
-    ),
-    counter(
-        "skippedTxDups",
-        "Skipped duplicate transactions",
-        Unit::Count,
-    ),
-    counter("putConflicts", "Put conflicts", Unit::Count),
-    counter("fullSyncs", "Full syncs", Unit::Count),
-    counter(
-        "txsSentHistoric",
-        "Transactions sent (historic)",
-        Unit::Count,
-    ),
-    counter("txsSentNew", "Transactions sent (new)", Unit::Count),
-    counter("loginSuccesses", "Login successes", Unit::Count),
-    counter(
-        "loginFailuresCredentials",
-        "Login failures: credentials rejected",
-        Unit::Count,
-    ),
-    counter(
-        "loginFailuresAuthUnavailable",
-        "Login failures: authenticator unavailable",
-        Unit::Count,
-    ),
-    counter("loginFailuresOther", "Login failures: other", Unit::Count),
-    counter("errorsProtocol", "Protocol errors", Unit::Count),
-    counter("errorsHandler", "Handler errors", Unit::Count),
-    counter("heartbeatFailures", "Heartbeat failures", Unit::Count),
-    counter("heartbeatsReceived", "Heartbeats received", Unit::Count),
-    gauge("txLogHead", "Transaction log head", Unit::Seq),
-];
+/// The index of the `connectedClients` gauge in [`SERIES`] and a [`Reading`].
+pub const CONNECTED_CLIENTS: usize = 1;
+
+/// The index of the `txLogHead` gauge in [`SERIES`] and a [`Reading`].
+pub const TX_LOG_HEAD: usize = SERIES_COUNT - 1;
+
+/// Every series, in the order of a [`Reading`]: the first counter, the connected clients, the
+/// other counters of the table, and the log head.
+pub const SERIES: [Def; SERIES_COUNT] = build_series();
 
 /// What a series counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +61,15 @@ pub struct Def {
     pub label: &'static str,
     pub unit: Unit,
     pub kind: Kind,
+    pub source: Source,
+}
+
+/// Where a series' value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Counter(Counter),
+    ConnectedClients,
+    TxLogHead,
 }
 
 /// One value per series in [`SERIES`] order: totals since start for counters, the current
@@ -270,33 +234,11 @@ impl Series {
 
 /// Reads every counter and gauge. `tx_log_head` is read from the store by the caller.
 pub fn read(counters: &Counters, connected_clients: u64, tx_log_head: u64) -> Reading {
-    use std::sync::atomic::Ordering::Relaxed;
-    let c = counters;
-    [
-        c.connects.load(Relaxed),
-        connected_clients,
-        c.messages_received.load(Relaxed),
-        c.messages_sent.load(Relaxed),
-        c.bytes_received.load(Relaxed),
-        c.bytes_sent.load(Relaxed),
-        c.client_txs_applied.load(Relaxed),
-        c.client_tx_ops_applied.load(Relaxed),
-        c.client_tx_bytes_applied.load(Relaxed),
-        c.skipped_tx_dups.load(Relaxed),
-        c.put_conflicts.load(Relaxed),
-        c.full_syncs.load(Relaxed),
-        c.txs_sent_historic.load(Relaxed),
-        c.txs_sent_new.load(Relaxed),
-        c.login_successes.load(Relaxed),
-        c.login_failures_credentials.load(Relaxed),
-        c.login_failures_auth_unavailable.load(Relaxed),
-        c.login_failures_other.load(Relaxed) + c.login_failures_no_permission.load(Relaxed),
-        c.errors_protocol.load(Relaxed),
-        c.errors_handler.load(Relaxed),
-        c.heartbeat_failures.load(Relaxed),
-        c.heartbeats_received.load(Relaxed),
-        tx_log_head,
-    ]
+    SERIES.map(|def| match def.source {
+        Source::Counter(counter) => counters.get(counter),
+        Source::ConnectedClients => connected_clients,
+        Source::TxLogHead => tx_log_head,
+    })
 }
 
 /// Reads the hub's counters, its connected clients and the log head. If the store cannot be
@@ -337,9 +279,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Position of the transaction log head in a [`Reading`].
-pub const TX_LOG_HEAD: usize = SERIES_COUNT - 1;
-
 #[derive(Debug)]
 struct State {
     /// The previous reading, to turn counter totals into deltas.
@@ -361,22 +300,64 @@ impl State {
     }
 }
 
-const fn counter(name: &'static str, label: &'static str, unit: Unit) -> Def {
-    Def {
-        name,
-        label,
-        unit,
-        kind: Kind::Counter,
+/// How many counters of the table have a series.
+const fn series_counters() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < DEFS.len() {
+        if DEFS[i].series {
+            n += 1;
+        }
+        i += 1;
     }
+    n
 }
 
-const fn gauge(name: &'static str, label: &'static str, unit: Unit) -> Def {
+/// A gauge's description.
+const fn gauge(name: &'static str, label: &'static str, unit: Unit, source: Source) -> Def {
     Def {
         name,
         label,
         unit,
         kind: Kind::Gauge,
+        source,
     }
+}
+
+/// [`SERIES`], built from the counter table at compile time.
+const fn build_series() -> [Def; SERIES_COUNT] {
+    let mut out = [gauge(
+        "txLogHead",
+        "Transaction log head",
+        Unit::Seq,
+        Source::TxLogHead,
+    ); SERIES_COUNT];
+    out[CONNECTED_CLIENTS] = gauge(
+        "connectedClients",
+        "Connected clients",
+        Unit::Clients,
+        Source::ConnectedClients,
+    );
+    let mut at = 0;
+    let mut i = 0;
+    while i < DEFS.len() {
+        let def = &DEFS[i];
+        if def.series {
+            out[at] = Def {
+                name: def.name,
+                label: def.label,
+                unit: match def.unit {
+                    stats::Unit::Count => Unit::Count,
+                    stats::Unit::Bytes => Unit::Bytes,
+                },
+                kind: Kind::Counter,
+                source: Source::Counter(def.counter),
+            };
+            at += if at == 0 { CONNECTED_CLIENTS + 1 } else { 1 };
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Start of the bucket of `level` that contains `now_ms`, in seconds.

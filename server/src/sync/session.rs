@@ -9,11 +9,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use shared_types::protocol::{
-    ApplyTx, ClientMessage, ErrorCode, GlobalId, Login, Op, RequestUpdatesMode, ServerMessage,
-    TxEntry,
+    ApplyTx, ClientMessage, ErrorCode, GlobalId, Login, LoginCode, MIN_PROTOCOL_VERSION, Op,
+    PROTOCOL_VERSION, RequestUpdatesMode, ServerMessage, TxEntry,
 };
 
-use super::hub::Committed;
+use super::log::Committed;
 
 /// What the connection must do next.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,8 +28,11 @@ pub enum Effect {
         entry: TxEntry,
         rejected: Vec<(u32, GlobalId)>,
     },
-    /// Check the login (version, credentials, peer id, schema) and answer it.
+    /// Check the login's credentials, schema and peer registration, and answer it (the protocol
+    /// version and the peer id passed the session's checks).
     Login(Box<Login>),
+    /// Answer the login with this refusal and close.
+    RefuseLogin(LoginCode, String),
     Apply(ApplyTx),
     /// Bring the client from its position up to the server's head (delta or full sync), then
     /// send `SyncComplete`.
@@ -126,10 +129,16 @@ impl Session {
     pub fn on_message(&mut self, message: ClientMessage) -> Vec<Effect> {
         match (self.state, message) {
             (State::Closed, _) => vec![],
-            (State::AwaitingLogin, ClientMessage::Login(login)) => {
-                self.state = State::LoggingIn;
-                vec![Effect::Login(Box::new(login))]
-            }
+            (State::AwaitingLogin, ClientMessage::Login(login)) => match refusal(&login) {
+                Some((code, message)) => {
+                    self.state = State::Closed;
+                    vec![Effect::RefuseLogin(code, message)]
+                }
+                None => {
+                    self.state = State::LoggingIn;
+                    vec![Effect::Login(Box::new(login))]
+                }
+            },
             (State::AwaitingLogin | State::LoggingIn, ClientMessage::Heartbeat { .. }) => vec![],
             (State::AwaitingLogin | State::LoggingIn, other) => self.close(
                 ErrorCode::UnexpectedMessage,
@@ -177,6 +186,24 @@ impl Session {
     /// The login was refused; the connection closes after sending the result.
     pub fn login_failed(&mut self) {
         self.state = State::Closed;
+    }
+
+    /// How to bring this client from its position to `head`, given the oldest retained log
+    /// entry: a delta from the log while its next entry is retained, else a full sync (also for
+    /// a client that never synced, and one ahead of the server, whose database was replaced).
+    pub fn catch_up_plan(&self, head: u64, oldest: Option<u64>) -> CatchUp {
+        let position = self.position;
+        let full = (position == 0 && head > 0)
+            || position > head
+            || match oldest {
+                Some(oldest) => position + 1 < oldest,
+                None => position < head,
+            };
+        if full {
+            CatchUp::Full
+        } else {
+            CatchUp::Delta { from: position + 1 }
+        }
     }
 
     /// Catch-up or full sync sent everything up to `seq`.
@@ -280,6 +307,36 @@ impl Session {
         self.state = State::Closed;
         vec![Effect::Close(code, message)]
     }
+}
+
+/// How a catch-up brings a client to the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUp {
+    /// Send the retained log entries from `from` on.
+    Delta { from: u64 },
+    /// Send a snapshot of all objects (`FullSyncBegin` … `FullSyncEnd`).
+    Full,
+}
+
+/// Why a login must be refused before its credentials are checked: an unsupported protocol
+/// version, or the reserved peer id 0.
+fn refusal(login: &Login) -> Option<(LoginCode, String)> {
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&login.protocol_version) {
+        return Some((
+            LoginCode::BadVersion,
+            format!(
+                "protocol version {} is not supported; this server speaks                  {MIN_PROTOCOL_VERSION}..={PROTOCOL_VERSION}",
+                login.protocol_version
+            ),
+        ));
+    }
+    if login.peer_id == 0 {
+        return Some((
+            LoginCode::ReqRejected,
+            "peer id 0 is reserved; use a random non-zero id".into(),
+        ));
+    }
+    None
 }
 
 /// The message's name, for logs and errors.

@@ -685,10 +685,8 @@ async fn events_record_start_and_stop_page_newest_first_and_export() {
 fn set_created_ms(db: &Path, created_ms: u64) {
     let store = sync_server::store::Store::open(db, 1 << 30).expect("open");
     store
-        .write_blocking(move |wtxn, dbs| {
-            sync_server::store::write::put_meta(
-                wtxn,
-                dbs,
+        .write_blocking(move |w| {
+            w.put_meta(
                 sync_server::store::meta_key::CREATED_MS,
                 &created_ms.to_be_bytes(),
             )

@@ -2,7 +2,7 @@
 
 use shared_types::protocol::GlobalId;
 use sync_server::schema;
-use sync_server::store::{Store, write};
+use sync_server::store::Store;
 
 use crate::support::fixture;
 
@@ -30,9 +30,9 @@ fn versions_evolve_keep_data_and_refuse_illegal_updates() {
     let task = v1.model.entity_by_name("Task").unwrap().id.uid;
     let project = v1.model.entity_by_name("Project").unwrap().id.uid;
     store
-        .write_blocking(move |wtxn, dbs| {
-            write::put_object(wtxn, dbs, task, GlobalId(0, 1), b"task one")?;
-            write::put_object(wtxn, dbs, project, GlobalId(0, 1), b"project one")
+        .write_blocking(move |w| {
+            w.put_object(task, GlobalId(0, 1), b"task one")?;
+            w.put_object(project, GlobalId(0, 1), b"project one")
         })
         .unwrap();
     store.close();

@@ -1,8 +1,8 @@
 //! The Prometheus text exposition (format 0.0.4) with the ObjectBox Sync Server's metric names
 //! and labels, so existing dashboards and alerts keep working.
 //!
-//! Written by hand: a few dozen lines of fixed metrics do not need a metrics registry, and the
-//! values already live in `sync::stats::Counters`.
+//! Written by hand: a few dozen fixed metrics do not need a metrics registry. The counters and
+//! their metric names come from the counter table in `sync::stats`.
 
 use std::fmt::Write;
 
@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 
 use super::current_counters;
 use crate::admin::AdminState;
+use crate::sync::stats::{Counter as StatCounter, DEFS, METRICS, Prometheus};
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,9 +33,11 @@ pub async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text)
 }
 
-/// The whole exposition text.
+/// The whole exposition text: the counters of the table (`sync::stats`), then the gauges and
+/// derived values that are not counters.
 pub fn render(state: &AdminState) -> String {
     let c = current_counters(state);
+    let counters = &state.sync.hub.counters;
     let db_size = state.store.disk_size().ok();
     let mut out = Exposition::default();
     use MetricType::{Counter, Gauge};
@@ -51,152 +54,44 @@ pub fn render(state: &AdminState) -> String {
         "Logged-in sync clients",
         c.connected_clients,
     );
-    out.single(
-        "obx_connects",
-        Counter,
-        "WebSocket connections accepted",
-        c.connects,
-    );
-    out.single(
-        "obx_login_successes",
-        Counter,
-        "Successful client logins",
-        c.login_successes,
-    );
-    out.single(
-        "obx_heartbeats_received",
-        Counter,
-        "Heartbeats received from clients",
-        c.heartbeats_received,
-    );
-    let login_failures = c.login_failures_credentials
-        + c.login_failures_auth_unavailable
-        + c.login_failures_no_permission
-        + c.login_failures_other;
-    out.labelled(
-        "obx_client_failures",
-        Counter,
-        "Client failures by type; type=\"login\" counts every failed login",
-        "type",
-        &[
-            ("login", login_failures),
-            ("login_auth_unavailable", c.login_failures_auth_unavailable),
-            ("login_user_bad_credentials", c.login_failures_credentials),
-            ("login_user_no_permission", c.login_failures_no_permission),
-            ("msg_sent", c.message_send_failures),
-            ("heartbeat", c.heartbeat_failures),
-            ("disconnect", c.disconnect_aborts),
-        ],
-    );
-    let limits = &state.sync.admission;
-    let counters = &state.sync.hub.counters;
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    out.labelled(
-        "sync_limit_hits",
-        Counter,
-        "Times a client reached a limit: connections refused (maxConnections, \
-         maxConnectionsPerAddress), transactions rejected (maxTxObjects), reading paused \
-         (maxInboundMessagesPerSecond / maxInboundKbPerSecond)",
-        "limit",
-        &[
-            ("max_connections", load(&limits.refused_total)),
-            (
-                "max_connections_per_address",
-                load(&limits.refused_per_address),
-            ),
-            ("max_tx_objects", load(&counters.txs_too_large)),
-            ("inbound_rate", load(&counters.inbound_pauses)),
-        ],
-    );
-    out.labelled(
-        "obx_errors",
-        Counter,
-        "Protocol errors (connection closed) and errors in message handlers",
-        "type",
-        &[
-            ("protocol", c.errors_protocol),
-            ("in_handler", c.errors_handler),
-        ],
-    );
-    out.labelled(
-        "obx_messages",
-        Counter,
-        "Protocol messages received and sent",
-        "type",
-        &[("recv", c.messages_received), ("sent", c.messages_sent)],
-    );
-    out.labelled(
-        "obx_message_bytes",
-        Counter,
-        "Protocol message bytes received and sent",
-        "type",
-        &[("recv", c.bytes_received), ("sent", c.bytes_sent)],
-    );
-    out.single(
-        "obx_full_syncs",
-        Counter,
-        "Full-sync messages sent (each chunk)",
-        c.full_syncs,
-    );
-    out.labelled(
-        "obx_txs_applied",
-        Counter,
-        "Transactions applied, from clients and local",
-        "from",
-        &[
-            ("client", c.client_txs_applied),
-            ("local", c.local_txs_applied),
-        ],
-    );
-    out.single(
-        "obx_client_tx_ops_applied",
-        Counter,
-        "Operations (puts and removes) in client transactions applied",
-        c.client_tx_ops_applied,
-    );
-    out.single(
-        "obx_client_tx_bytes_applied",
-        Counter,
-        "Bytes of client transactions applied",
-        c.client_tx_bytes_applied,
-    );
-    out.single(
-        "obx_skipped_tx_dups",
-        Counter,
-        "Client transactions skipped as already applied",
-        c.skipped_tx_dups,
-    );
-    out.labelled(
-        "obx_txs_sent",
-        Counter,
-        "Transactions sent to clients: historic (catch-up) and new (live pushes)",
-        "type",
-        &[("historic", c.txs_sent_historic), ("new", c.txs_sent_new)],
-    );
+    for def in DEFS {
+        if let Prometheus::Single(name, help) = def.prometheus {
+            out.single(name, Counter, help, counters.get(def.counter));
+        }
+    }
+    for metric in METRICS {
+        let mut values: Vec<(&str, u64)> = Vec::new();
+        if metric.name == "obx_client_failures" {
+            let logins = StatCounter::LOGIN_FAILURES
+                .iter()
+                .map(|&f| counters.get(f))
+                .sum();
+            values.push(("login", logins));
+        }
+        values.extend(DEFS.iter().filter_map(|def| match def.prometheus {
+            Prometheus::Labelled(name, label) if name == metric.name => {
+                Some((label, counters.get(def.counter)))
+            }
+            _ => None,
+        }));
+        if metric.name == "obx_txs_applied" {
+            // Transactions the server makes itself: none exist yet (admin data is read-only).
+            values.push(("local", 0));
+        }
+        out.labelled(metric.name, Counter, metric.help, metric.label, &values);
+    }
+    let head = c.tx_log_head;
     out.single(
         "obx_client_txs_behind",
         Gauge,
-        "History transactions not yet sent to the most-behind client (not tracked yet: 0)",
-        0,
+        "History transactions not yet sent to the most-behind logged-in client",
+        state.sync.hub.most_behind(head),
     );
     out.single(
         "obx_tx_history_sequence",
         Counter,
         "The newest transaction log sequence number",
-        c.tx_log_head,
-    );
-    // Ours, not ObjectBox's.
-    out.single(
-        "obx_put_conflicts",
-        Counter,
-        "Puts rejected by conflict resolution",
-        c.put_conflicts,
-    );
-    out.single(
-        "obx_client_txs_rejected",
-        Counter,
-        "Client transactions rejected as invalid",
-        c.client_txs_rejected,
+        head,
     );
     if let Some(size) = db_size {
         out.single(

@@ -8,7 +8,7 @@ const B: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
 
 #[test]
 fn slots_are_limited_in_total_and_per_address_and_freed_on_drop() {
-    let admission = Admission::new(3, 2);
+    let admission = Admission::new(3, 2, Arc::default());
     let a1 = admission.admit(A).unwrap();
     let _a2 = admission.admit(A).unwrap();
     assert_eq!(admission.admit(A).err(), Some(Refusal::PerAddress(A, 2)));
@@ -28,7 +28,7 @@ fn slots_are_limited_in_total_and_per_address_and_freed_on_drop() {
 
 #[test]
 fn zero_per_address_means_no_limit() {
-    let admission = Admission::new(100, 0);
+    let admission = Admission::new(100, 0, Arc::default());
     let slots: Vec<Slot> = (0..100).map(|_| admission.admit(A).unwrap()).collect();
     assert_eq!(admission.admit(B).err(), Some(Refusal::Total(100)));
     drop(slots);

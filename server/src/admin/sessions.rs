@@ -16,9 +16,6 @@
 //! Invariant: no password, session token or CSRF token is logged. The setup token is logged
 //! once, on purpose: the log is how the operator receives it.
 
-pub mod throttle;
-pub mod users;
-
 #[cfg(test)]
 mod tests;
 
@@ -40,8 +37,8 @@ use crate::config::Config;
 use shared_types::admin::auth as wire;
 use shared_types::admin::error::ErrorBody;
 
-use self::throttle::Throttle;
-pub use self::users::Users;
+use crate::throttle::Throttle;
+use crate::users::{self, Users};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "sync_session";

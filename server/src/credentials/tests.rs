@@ -310,8 +310,8 @@ fn bad_settings_are_named() {
 async fn admin_users_log_in_with_their_sync_permissions_and_can_be_required() {
     let dir = tempfile::tempdir().unwrap();
     let store = crate::store::Store::open(dir.path(), 1 << 24).unwrap();
-    let users = crate::admin::auth::Users::new(store.clone());
-    let perms = |sync_login, sync_write| crate::admin::auth::users::Permissions {
+    let users = crate::users::Users::new(store.clone());
+    let perms = |sync_login, sync_write| crate::users::Permissions {
         admin: false,
         sync_login,
         sync_write,
@@ -364,7 +364,7 @@ async fn admin_users_log_in_with_their_sync_permissions_and_can_be_required() {
     ] {
         let failure = login(credentials).await.unwrap_err();
         assert!(
-            matches!(&failure, Failure::CredentialsRejected(m) if m.contains(expected)),
+            matches!(&failure, Failure::CredentialsRejected(m) | Failure::NoPermission(m) if m.contains(expected)),
             "{failure:?}"
         );
     }
@@ -895,7 +895,7 @@ fn unsecured(auth: AuthConfig) -> Config {
 
 fn secret(required: bool) -> SharedSecret {
     SharedSecret {
-        value: SECRET.to_owned(),
+        value: SECRET.into(),
         required,
     }
 }

@@ -53,9 +53,9 @@ pub struct Authenticator {
     /// `auth.obxAdmin` is set: admin users may log in with user name and password.
     obx_admin: bool,
     /// The admin users, given by [`Authenticator::with_admin_users`].
-    admin_users: Option<crate::admin::auth::Users>,
+    admin_users: Option<crate::users::Users>,
     /// Slows down password guessing over sync logins, per user name (the admin API has its own).
-    admin_throttle: crate::admin::auth::throttle::Throttle,
+    admin_throttle: crate::throttle::Throttle,
     /// Kinds a client must present valid credentials of, without duplicates.
     required: Vec<Method>,
 }
@@ -98,6 +98,9 @@ pub enum Failure {
     /// A required kind of credential was not presented.
     #[error("required credentials missing: {0}")]
     MissingRequired(String),
+    /// Valid admin user credentials of a user without the sync login permission.
+    #[error("credentials rejected: {0}")]
+    NoPermission(String),
 }
 
 /// Why the authenticators can't be built from the config. Each names the setting.
@@ -206,7 +209,7 @@ impl Authenticator {
 
     /// Lets admin users log in with user name and password when `auth.obxAdmin` is set.
     #[must_use]
-    pub fn with_admin_users(mut self, users: crate::admin::auth::Users) -> Authenticator {
+    pub fn with_admin_users(mut self, users: crate::users::Users) -> Authenticator {
         self.admin_users = Some(users);
         self
     }
@@ -244,11 +247,16 @@ impl Failure {
     /// The login result code sent to the client.
     pub fn login_code(&self) -> LoginCode {
         match self {
-            Failure::CredentialsRejected(_) | Failure::MissingRequired(_) => {
-                LoginCode::CredentialsRejected
-            }
+            Failure::CredentialsRejected(_)
+            | Failure::MissingRequired(_)
+            | Failure::NoPermission(_) => LoginCode::CredentialsRejected,
             Failure::AuthUnreachable(_) => LoginCode::AuthUnreachable,
         }
+    }
+
+    /// Whether the login failed only for a missing sync login permission (counted apart).
+    pub fn is_missing_permission(&self) -> bool {
+        matches!(self, Failure::NoPermission(_))
     }
 }
 
@@ -410,7 +418,7 @@ impl Authenticator {
             jwt,
             obx_admin: auth.obx_admin.is_some(),
             admin_users: None,
-            admin_throttle: crate::admin::auth::throttle::Throttle::default(),
+            admin_throttle: crate::throttle::Throttle::default(),
             required: kinds,
         })
     }
@@ -507,10 +515,13 @@ impl Authenticator {
                 claims: None,
                 can_write: found.permissions.sync_write,
             }),
-            Ok(Some(found)) => rejected(format!(
-                "admin user {}: user lacks the sync login permission",
-                found.name
-            )),
+            Ok(Some(found)) => Check::Invalid(
+                Method::AdminUser,
+                Failure::NoPermission(format!(
+                    "admin user {}: user lacks the sync login permission",
+                    found.name
+                )),
+            ),
             Ok(None) => rejected("admin user: wrong user name or password".to_owned()),
             Err(e) => Check::Invalid(
                 Method::AdminUser,
@@ -536,6 +547,7 @@ fn prefix(method: &Method, failure: Failure) -> Failure {
         Failure::CredentialsRejected(m) => Failure::CredentialsRejected(format!("{method}: {m}")),
         Failure::AuthUnreachable(m) => Failure::AuthUnreachable(format!("{method}: {m}")),
         Failure::MissingRequired(m) => Failure::MissingRequired(format!("{method}: {m}")),
+        Failure::NoPermission(m) => Failure::NoPermission(format!("{method}: {m}")),
     }
 }
 
@@ -548,17 +560,22 @@ fn combine(refused: Vec<(Method, Failure)>, unchecked: Vec<String>) -> Failure {
     {
         return failure.clone();
     }
+    let no_permission = refused.iter().any(|(_, f)| f.is_missing_permission());
     let mut reasons: Vec<String> = refused
         .into_iter()
         .map(|(_, f)| match f {
             Failure::CredentialsRejected(m)
             | Failure::AuthUnreachable(m)
-            | Failure::MissingRequired(m) => m,
+            | Failure::MissingRequired(m)
+            | Failure::NoPermission(m) => m,
         })
         .collect();
     reasons.extend(unchecked);
     if reasons.is_empty() {
         reasons.push("no credentials were given".to_owned());
+    }
+    if no_permission {
+        return Failure::NoPermission(reasons.join("; "));
     }
     Failure::CredentialsRejected(reasons.join("; "))
 }

@@ -1,11 +1,16 @@
-//! Admin users in LMDB: names, argon2 password hashes and permissions.
+//! Admin users: names, argon2id password hashes and permissions, used by the admin API and by
+//! sync logins with user name and password (`auth.obxAdmin`).
 //!
-//! Records live in the `admin-users` database as JSON (`UserRecord`), keyed by name. Hashing
+//! Records live in the store's `admin-users` database as JSON (`UserRecord`), keyed by name. Hashing
 //! and verifying (argon2id, PHC strings with a random salt) take tens of milliseconds, so they
 //! run on the blocking pool and never on the writer thread; a write re-checks what it depends on
 //! (the name is free, an admin remains) inside its transaction.
 //!
 //! Invariant: a password or hash never leaves this module except as a stored PHC string.
+
+// `store.read(|r| r.method())`: the method path clippy suggests does not compile (it is not
+// general enough over `store::Read`'s lifetime).
+#![allow(clippy::redundant_closure_for_method_calls)]
 
 use std::sync::Arc;
 
@@ -89,31 +94,22 @@ impl Users {
 
     /// Number of users.
     pub fn count(&self) -> Result<u64> {
-        Ok(self
-            .store
-            .read(|rtxn, dbs| dbs.users.len(rtxn).map_err(store::Error::Lmdb))?)
+        Ok(self.store.read(|r| r.user_count())?)
     }
 
     /// All users, ordered by name.
     pub fn list(&self) -> Result<Vec<User>> {
-        Ok(self.store.read(|rtxn, dbs| {
-            let mut users = Vec::new();
-            for entry in dbs.users.iter(rtxn).map_err(store::Error::Lmdb)? {
-                let (name, raw) = entry.map_err(store::Error::Lmdb)?;
-                users.push(decode(name, raw)?.user(name));
-            }
-            Ok(users)
-        })?)
+        let stored = self.store.read(|r| r.users())?;
+        let mut users = Vec::with_capacity(stored.len());
+        for (name, raw) in stored {
+            users.push(decode(&name, &raw)?.user(&name));
+        }
+        Ok(users)
     }
 
     /// One user, or `None`.
     pub fn get(&self, name: &str) -> Result<Option<User>> {
-        Ok(self.store.read(|rtxn, dbs| {
-            match dbs.users.get(rtxn, name).map_err(store::Error::Lmdb)? {
-                Some(raw) => Ok(Some(decode(name, raw)?.user(name))),
-                None => Ok(None),
-            }
-        })?)
+        Ok(self.record(name)?.map(|record| record.user(name)))
     }
 
     /// Creates a user; fails if the name is taken.
@@ -138,12 +134,7 @@ impl Users {
 
     /// The user if `password` is theirs. Unknown users cost as much time as known ones.
     pub async fn verify(&self, name: &str, password: &str) -> Result<Option<User>> {
-        let record = self.store.read(|rtxn, dbs| {
-            match dbs.users.get(rtxn, name).map_err(store::Error::Lmdb)? {
-                Some(raw) => Ok(Some(decode(name, raw)?)),
-                None => Ok(None),
-            }
-        })?;
+        let record = self.record(name)?;
         let hash = match &record {
             Some(record) => record.password_hash.clone(),
             None => dummy_hash().to_owned(),
@@ -165,13 +156,13 @@ impl Users {
         let hash = self.hash(password).await?;
         let name = name.to_owned();
         self.store
-            .write(move |wtxn, dbs| {
-                let Some(raw) = dbs.users.get(wtxn, &name).map_err(store::Error::Lmdb)? else {
+            .write(move |w| {
+                let Some(raw) = w.read().user(&name)? else {
                     return Ok(Err(Error::NotFound(name)));
                 };
-                let mut record = decode(&name, raw)?;
+                let mut record = decode(&name, &raw)?;
                 record.password_hash = hash;
-                put(wtxn, dbs, &name, &record)?;
+                put(w, &name, &record)?;
                 Ok(Ok(()))
             })
             .await?
@@ -181,16 +172,16 @@ impl Users {
     pub async fn set_permissions(&self, name: &str, permissions: Permissions) -> Result<User> {
         let name = name.to_owned();
         self.store
-            .write(move |wtxn, dbs| {
-                let Some(raw) = dbs.users.get(wtxn, &name).map_err(store::Error::Lmdb)? else {
+            .write(move |w| {
+                let Some(raw) = w.read().user(&name)? else {
                     return Ok(Err(Error::NotFound(name)));
                 };
-                let mut record = decode(&name, raw)?;
-                if record.permissions.admin && !permissions.admin && admin_count(wtxn, dbs)? <= 1 {
+                let mut record = decode(&name, &raw)?;
+                if record.permissions.admin && !permissions.admin && admin_count(&w.read())? <= 1 {
                     return Ok(Err(Error::LastAdmin(name)));
                 }
                 record.permissions = permissions;
-                put(wtxn, dbs, &name, &record)?;
+                put(w, &name, &record)?;
                 Ok(Ok(record.user(&name)))
             })
             .await?
@@ -200,18 +191,25 @@ impl Users {
     pub async fn delete(&self, name: &str) -> Result<()> {
         let name = name.to_owned();
         self.store
-            .write(move |wtxn, dbs| {
-                let Some(raw) = dbs.users.get(wtxn, &name).map_err(store::Error::Lmdb)? else {
+            .write(move |w| {
+                let Some(raw) = w.read().user(&name)? else {
                     return Ok(Err(Error::NotFound(name)));
                 };
-                let record = decode(&name, raw)?;
-                if record.permissions.admin && admin_count(wtxn, dbs)? <= 1 {
+                let record = decode(&name, &raw)?;
+                if record.permissions.admin && admin_count(&w.read())? <= 1 {
                     return Ok(Err(Error::LastAdmin(name)));
                 }
-                dbs.users.delete(wtxn, &name).map_err(store::Error::Lmdb)?;
+                w.delete_user(&name)?;
                 Ok(Ok(()))
             })
             .await?
+    }
+
+    fn record(&self, name: &str) -> Result<Option<UserRecord>> {
+        match self.store.read(|r| r.user(name))? {
+            Some(raw) => Ok(Some(decode(name, &raw)?)),
+            None => Ok(None),
+        }
     }
 
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
@@ -242,19 +240,14 @@ impl Users {
         };
         let name = name.to_owned();
         self.store
-            .write(move |wtxn, dbs| {
-                if first && dbs.users.len(wtxn).map_err(store::Error::Lmdb)? > 0 {
+            .write(move |w| {
+                if first && w.read().user_count()? > 0 {
                     return Ok(Err(Error::AlreadySetUp));
                 }
-                if dbs
-                    .users
-                    .get(wtxn, &name)
-                    .map_err(store::Error::Lmdb)?
-                    .is_some()
-                {
+                if w.read().user(&name)?.is_some() {
                     return Ok(Err(Error::Exists(name)));
                 }
-                put(wtxn, dbs, &name, &record)?;
+                put(w, &name, &record)?;
                 Ok(Ok(record.user(&name)))
             })
             .await?
@@ -315,24 +308,18 @@ fn decode(name: &str, raw: &[u8]) -> store::Result<UserRecord> {
     })
 }
 
-fn put(
-    wtxn: &mut heed::RwTxn<'_>,
-    dbs: &store::Dbs,
-    name: &str,
-    record: &UserRecord,
-) -> store::Result<()> {
+fn put(w: &mut store::Write<'_, '_>, name: &str, record: &UserRecord) -> store::Result<()> {
     let raw = serde_json::to_vec(record).map_err(|e| store::Error::Corrupt {
         what: format!("admin user {name:?}"),
         message: e.to_string(),
     })?;
-    dbs.users.put(wtxn, name, &raw).map_err(store::Error::Lmdb)
+    w.put_user(name, &raw)
 }
 
-fn admin_count(wtxn: &heed::RwTxn<'_>, dbs: &store::Dbs) -> store::Result<usize> {
+fn admin_count(r: &store::Read<'_>) -> store::Result<usize> {
     let mut admins = 0;
-    for entry in dbs.users.iter(wtxn).map_err(store::Error::Lmdb)? {
-        let (name, raw) = entry.map_err(store::Error::Lmdb)?;
-        if decode(name, raw)?.permissions.admin {
+    for (name, raw) in r.users()? {
+        if decode(&name, &raw)?.permissions.admin {
             admins += 1;
         }
     }
