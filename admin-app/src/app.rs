@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::{A, Redirect, Route, Router, Routes};
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
-use shared_types::admin::auth::SessionInfo;
+use shared_types::admin::sessions::SessionInfo;
 use shared_types::admin::trial::TrialStatus;
 
 use crate::api;

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::{self, Message, protocol::WebSocketConfig};
 
-use crate::auth::Credentials;
+use crate::credentials::Credentials;
 use crate::engine::{Effect, Engine, EngineOptions, Event, Retry, State};
 use crate::store::{self, ClientStore};
 

@@ -22,7 +22,7 @@ use shared_types::protocol::{
     LoginCode, PROTOCOL_VERSION, RequestUpdatesMode, ServerMessage, TxErrorCode,
 };
 
-use crate::auth::Credentials;
+use crate::credentials::Credentials;
 use crate::store::{Applied, ClientStore};
 
 /// What a client reports to its listeners.

@@ -12,14 +12,14 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
-pub mod auth;
 pub mod client;
+pub mod credentials;
 pub mod engine;
 pub mod json;
 pub mod store;
 
-pub use auth::Credentials;
 pub use client::{ClientOptions, SyncClient};
+pub use credentials::Credentials;
 pub use engine::{Event, State};
 pub use shared_types::protocol::RequestUpdatesMode;
 pub use store::ClientStore;

@@ -14,6 +14,8 @@
 //! Invariant: this module reads files (the configuration file, and checks that the certificate
 //! files exist) but opens no sockets and no database, and logs nothing; messages for the log are
 //! returned as [`Config::notes`] because logging is set up from the config.
+//!
+//! Size: the one `Config` with every option's documentation, its defaults, and the merge of command line, file and defaults (the parsers are in `cli`, `file` and `values`).
 
 mod cli;
 mod file;

@@ -1,7 +1,7 @@
 //! Sync login: checks the credentials a client presents against the configured authenticators.
 //!
 //! Authenticators: the shared secret (`auth.sharedSecret`, an HMAC proof over the `Hello` nonce,
-//! see `wire::auth`), JWT (`auth.jwt`, see `jwt`), admin users with the sync login permission
+//! see `wire::shared_secret`), JWT (`auth.jwt`, see `jwt`), admin users with the sync login permission
 //! (`auth.obxAdmin`, user name and password checked against the admin users database; the
 //! sync write permission decides [`Identity::can_write`]) and the unsecured mode
 //! (`--unsecured-no-authentication`). Google logins are not implemented yet; the config lists
@@ -436,7 +436,8 @@ impl Authenticator {
             ),
             Credential::SharedSecret { hmac } => match &self.shared_secret {
                 Some(secret) => {
-                    if wire::auth::verify_shared_secret_proof(secret, nonce, peer_id, hmac) {
+                    if wire::shared_secret::verify_shared_secret_proof(secret, nonce, peer_id, hmac)
+                    {
                         Check::Valid(Identity {
                             method: Method::SharedSecret,
                             claims: None,

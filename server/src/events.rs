@@ -100,7 +100,7 @@ pub fn newest_first(
     before: Option<&[u8]>,
     limit: usize,
 ) -> store::Result<Vec<LogEvent>> {
-    let raw = store.events_before(before, limit)?;
+    let raw = store.read(|r| r.events_before(before, limit))?;
     Ok(raw
         .into_iter()
         .map(|(key, value)| decode(&key, &value))

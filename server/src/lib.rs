@@ -21,5 +21,14 @@ pub mod users;
 
 pub use server::{Listeners, run};
 
+/// Locks a std mutex, taking over a poisoned one. Every std mutex in the server guards data that
+/// a panic cannot leave half-changed (single assignments, map inserts and removals), so the data
+/// of a poisoned lock is still consistent: this is the one way the server handles poisoning.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The server's version, as printed by `--version` and reported by the admin API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

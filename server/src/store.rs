@@ -212,11 +212,7 @@ impl Store {
         F: FnOnce(&mut Write<'_, '_>) -> Result<R> + Send + 'static,
         C: FnOnce(Result<R>) + Send + 'static,
     {
-        let sender = self
-            .inner
-            .writer
-            .lock()
-            .map_err(|_| Error::WriterStopped)?
+        let sender = crate::lock(&self.inner.writer)
             .as_ref()
             .map(|handle| handle.sender.clone())
             .ok_or(Error::WriterStopped)?;
@@ -226,7 +222,7 @@ impl Store {
     /// Stops the writer after it has committed everything queued, and closes the environment
     /// once no other handle is left. Later writes fail with [`Error::WriterStopped`].
     pub fn close(self) {
-        let handle = self.inner.writer.lock().ok().and_then(|mut w| w.take());
+        let handle = crate::lock(&self.inner.writer).take();
         if let Some(handle) = handle {
             handle.stop();
         }

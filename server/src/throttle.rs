@@ -43,9 +43,7 @@ impl Throttle {
     /// Takes back one failure of `key`: callers record an attempt as failed before checking
     /// the password (so parallel attempts count at once) and refund it when it was right.
     pub fn refund(&self, key: &str) {
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
+        let mut entries = crate::lock(&self.entries);
         if let Some(entry) = entries.get_mut(key) {
             entry.failures = entry.failures.saturating_sub(1);
             if entry.failures < MAX_FAILURES {
@@ -56,15 +54,11 @@ impl Throttle {
 
     /// Forgets `key`'s failures (after a successful login).
     pub fn succeeded(&self, key: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(key);
-        }
+        crate::lock(&self.entries).remove(key);
     }
 
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let Ok(entries) = self.entries.lock() else {
-            return Ok(());
-        };
+        let entries = crate::lock(&self.entries);
         match entries.get(key).and_then(|e| e.blocked_until) {
             Some(until) if until > now => Err(until - now),
             _ => Ok(()),
@@ -72,9 +66,7 @@ impl Throttle {
     }
 
     fn failed_at(&self, key: &str, now: Instant) {
-        let Ok(mut entries) = self.entries.lock() else {
-            return;
-        };
+        let mut entries = crate::lock(&self.entries);
         if !entries.contains_key(key) && entries.len() >= MAX_TRACKED {
             evict(&mut entries, now);
         }
@@ -101,7 +93,7 @@ impl Throttle {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |e| e.len())
+        crate::lock(&self.entries).len()
     }
 }
 

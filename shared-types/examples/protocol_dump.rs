@@ -11,12 +11,12 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use shared_types::auth::shared_secret_proof;
 use shared_types::protocol::{
     ApplyTx, ClientMessage, Credential, ErrorCode, GlobalId, Login, LoginCode, Op,
     PROTOCOL_VERSION, RequestUpdatesMode, ServerMessage, TxEntry, TxErrorCode, Value,
     decode_client, decode_server, encode,
 };
+use shared_types::shared_secret::shared_secret_proof;
 
 /// Full and base schema hash of `examples/objectbox-model.json`.
 const FULL_HASH: &str = "b09c7ccd1ea9804339218cb39a247bcc";

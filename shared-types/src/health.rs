@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// Always `"ok"` while the server answers.
+    /// `"ok"`, or `"degraded"` when the database does not answer reads.
     pub status: String,
     /// The server's version, e.g. `0.1.0`.
     pub version: String,

@@ -3,7 +3,7 @@
 //! Nothing here knows about storage or transport; every type is plain data with serde derives.
 
 pub mod admin;
-pub mod auth;
 pub mod health;
 pub mod protocol;
+pub mod shared_secret;
 pub mod value;

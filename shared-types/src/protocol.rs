@@ -385,7 +385,8 @@ pub enum ErrorCode {
     TooSlow,
     /// The server is shutting down.
     ShuttingDown,
-    /// Another connection logged in with this peer id (not used: the newer login is refused).
+    /// An internal server error ended the connection. Not sent by this server (a failed
+    /// transaction gets `TxRejected` instead); reserved for clients of other servers.
     Internal,
     Other(u32),
 }

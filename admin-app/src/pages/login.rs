@@ -3,7 +3,7 @@
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared_types::admin::auth::{
+use shared_types::admin::sessions::{
     LoginRequest, LoginResponse, SessionInfo, SetupRequest, SetupStatus,
 };
 

@@ -5,7 +5,7 @@
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared_types::admin::auth::{
+use shared_types::admin::sessions::{
     ChangePasswordRequest, CreateUserRequest, Permissions, SetPermissionsRequest, User,
 };
 

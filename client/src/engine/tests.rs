@@ -1,8 +1,8 @@
 use serde_json::json;
-use shared_types::auth::shared_secret_proof;
 use shared_types::protocol::{
     ApplyTx, Credential, GlobalId, JwtKind, MIN_PROTOCOL_VERSION, Op, TxEntry, Value, decode_client,
 };
+use shared_types::shared_secret::shared_secret_proof;
 use tempfile::TempDir;
 
 use super::*;

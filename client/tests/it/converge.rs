@@ -133,7 +133,10 @@ async fn run(steps: Vec<(usize, Action)>) {
             .copied()
             .collect();
         let mut history = String::new();
-        for record in store.read_log(1, usize::MAX, usize::MAX).unwrap() {
+        for record in store
+            .read(|r| r.read_log(1, usize::MAX, usize::MAX))
+            .unwrap()
+        {
             for op in &record.ops {
                 let target = match op {
                     shared_types::protocol::Op::Put { id, .. }

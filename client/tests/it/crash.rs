@@ -8,16 +8,17 @@
 //! `SYNC_CRASH_ITERATIONS` sets the kills of each kind (default [`DEFAULT_KILLS`]) and
 //! `SYNC_CRASH_SEED` repeats a run's random choices; the seed is printed at the start.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shared_types::protocol::{ClientMessage, GlobalId, Op, Value, decode_client, decode_props};
+use shared_types::protocol::{ClientMessage, GlobalId, Op, Value, decode_client};
 use sync_client::ClientStore;
 use sync_server::store::Store;
 
+use crate::oracle::{Content, client_content, content_hash, first_difference, server_content};
 use crate::support::{Server, WAIT, example_model, example_model_path};
 
 /// Kills of each kind in the default (CI) mode.
@@ -353,7 +354,10 @@ impl Harness {
             .collect();
         let (logged, applied_up_to, server) = self.with_server_store(|server| {
             let mut logged = BTreeMap::new();
-            for record in server.read_log(1, usize::MAX, usize::MAX).expect("log") {
+            for record in server
+                .read(|r| r.read_log(1, usize::MAX, usize::MAX))
+                .expect("log")
+            {
                 if record.origin == peer {
                     let again = logged.insert(record.client_tx_id, record.ops);
                     assert!(again.is_none(), "tx {} applied twice", record.client_tx_id);
@@ -364,7 +368,7 @@ impl Harness {
                 .peer_state(peer)
                 .expect("peer")
                 .map_or(0, |(tx, _)| tx);
-            (logged, applied, server_content(server))
+            (logged, applied, server_content(server, &example_model()))
         });
         let mut carried: BTreeMap<GlobalId, Vec<(u64, Option<String>)>> = BTreeMap::new();
         for tx_id in 1..=state.last_tx_id {
@@ -423,7 +427,7 @@ impl Harness {
     /// Every client in `dirs` holds exactly the server's objects (compared by content hash).
     /// Returns the server's objects.
     fn check_converged(&mut self, dirs: &[&Path]) -> Content {
-        let server = self.with_server_store(server_content);
+        let server = self.with_server_store(|store| server_content(store, &example_model()));
         let expected = content_hash(&server);
         for dir in dirs {
             let store = ClientStore::open(dir, example_model()).expect("store");
@@ -447,10 +451,6 @@ struct Outcome {
     killed: bool,
     after: sync_client::store::SyncState,
 }
-
-/// The objects of sync-enabled entities: (entity id, global id) → non-null values by property
-/// id, relations as the target's global id `[peer, local]`.
-type Content = BTreeMap<(u32, GlobalId), Vec<(u32, Value)>>;
 
 fn settings(name: &str) -> (u64, Rng) {
     let kills = env_u64("SYNC_CRASH_ITERATIONS").unwrap_or(DEFAULT_KILLS);
@@ -572,97 +572,4 @@ fn env_u64(name: &str) -> Option<u64> {
             .parse()
             .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
     )
-}
-
-/// A client's objects in wire form.
-fn client_content(store: &ClientStore) -> Content {
-    let model = store.model().clone();
-    let mut out = Content::new();
-    for entity in model.sync_entities() {
-        for object in store.list(&entity.name).expect("list") {
-            let id = object["id"].as_u64().expect("id");
-            let values = store.get_values(entity, id).expect("get").expect("object");
-            let mut props = Vec::new();
-            for (pid, value) in values {
-                let target = entity
-                    .property(pid)
-                    .and_then(|p| p.relation_target.as_deref())
-                    .and_then(|name| model.entity_by_name(name));
-                let value = match (target, value) {
-                    (Some(target), Value::Int(local)) if local != 0 => gid_value(
-                        store
-                            .global_id(target, u64::try_from(local).expect("id"))
-                            .expect("global id"),
-                    ),
-                    (Some(_), Value::Int(_)) => Value::Null,
-                    (_, value) => value,
-                };
-                props.push((pid, value));
-            }
-            out.insert(
-                (
-                    entity.id.id,
-                    store.global_id(entity, id).expect("global id"),
-                ),
-                canonical(props),
-            );
-        }
-    }
-    out
-}
-
-/// The server's objects in wire form, read from its LMDB.
-fn server_content(store: &Store) -> Content {
-    let model = example_model();
-    let (items, more) = store
-        .objects_chunk(None, None, usize::MAX)
-        .expect("objects");
-    assert!(more.is_none());
-    items
-        .into_iter()
-        .map(|(uid, id, bytes)| {
-            let entity = model.entity_by_uid(uid).expect("known entity");
-            let props = decode_props(&bytes).expect("stored props decode");
-            ((entity.id.id, id), canonical(props))
-        })
-        .collect()
-}
-
-/// Values sorted by property id, nulls dropped (absent and null mean the same).
-fn canonical(mut props: Vec<(u32, Value)>) -> Vec<(u32, Value)> {
-    props.retain(|(_, v)| *v != Value::Null);
-    props.sort_by_key(|(pid, _)| *pid);
-    props
-}
-
-fn gid_value(gid: GlobalId) -> Value {
-    Value::List(vec![
-        Value::Int(gid.peer() as i64),
-        Value::Int(gid.local() as i64),
-    ])
-}
-
-fn content_hash(content: &Content) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    for ((entity, id), props) in content {
-        hasher.update(entity.to_be_bytes());
-        hasher.update(id.peer().to_be_bytes());
-        hasher.update(id.local().to_be_bytes());
-        hasher.update(shared_types::protocol::encode_props(props));
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn first_difference(got: &Content, expected: &Content) -> String {
-    let keys: BTreeSet<_> = got.keys().chain(expected.keys()).collect();
-    keys.into_iter()
-        .find(|k| got.get(k) != expected.get(k))
-        .map_or_else(String::new, |k| {
-            format!("{k:?}: {:?} vs {:?}", got.get(k), expected.get(k))
-        })
 }

@@ -4,6 +4,7 @@
 mod cli;
 mod converge;
 mod crash;
+mod oracle;
 mod support;
 mod sync;
 mod tls;

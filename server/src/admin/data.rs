@@ -110,7 +110,7 @@ async fn objects(
     let uid = entity.id.uid;
     let (page, total) = blocking(move || {
         store
-            .objects_page(uid, offset, usize::try_from(limit).unwrap_or(usize::MAX))
+            .read(|r| r.objects_page(uid, offset, usize::try_from(limit).unwrap_or(usize::MAX)))
             .map_err(ApiError::from)
     })
     .await?;
@@ -425,7 +425,7 @@ impl ExportState {
         if let Some(uid) = self.entity_uid {
             let after = self.after.take();
             let (items, next) = tokio::task::spawn_blocking(move || {
-                store.objects_chunk(Some(uid), after.as_deref(), EXPORT_CHUNK_BYTES)
+                store.read(|r| r.objects_chunk(Some(uid), after.as_deref(), EXPORT_CHUNK_BYTES))
             })
             .await
             .map_err(std::io::Error::other)?
@@ -443,7 +443,7 @@ impl ExportState {
         } else {
             let cursor = self.cursor.take();
             let (items, next) = tokio::task::spawn_blocking(move || {
-                store.snapshot_chunk(cursor, EXPORT_CHUNK_BYTES)
+                store.read(|r| r.snapshot_chunk(cursor, EXPORT_CHUNK_BYTES))
             })
             .await
             .map_err(std::io::Error::other)?

@@ -76,7 +76,8 @@ async fn page(
     let store = state.store.clone();
     let (bounds, entries) = blocking(move || {
         let bounds = store.log_bounds()?;
-        let entries = store.log_page(from, before, usize::try_from(limit).unwrap_or(usize::MAX))?;
+        let entries = store
+            .read(|r| r.log_page(from, before, usize::try_from(limit).unwrap_or(usize::MAX)))?;
         Ok((bounds, entries))
     })
     .await?;

@@ -15,6 +15,8 @@
 //!
 //! Invariant: no password, session token or CSRF token is logged. The setup token is logged
 //! once, on purpose: the log is how the operator receives it.
+//!
+//! Size: one file for login, setup, the session guard and the user routes, which share the session table, the throttle and the JSON body extractor; about a third of it is the routes' OpenAPI annotations.
 
 #[cfg(test)]
 mod tests;
@@ -34,8 +36,8 @@ use axum::routing::{delete, get, post, put};
 
 use super::{AdminState, ApiError};
 use crate::config::Config;
-use shared_types::admin::auth as wire;
 use shared_types::admin::error::ErrorBody;
+use shared_types::admin::sessions as wire;
 
 use crate::throttle::Throttle;
 use crate::users::{self, Users};
@@ -159,9 +161,7 @@ impl Sessions {
                 target: "HttpSv",
                 "No admin user yet: open the admin app, or POST /api/setup with setup token {token}"
             );
-            if let Ok(mut setup) = self.setup_token.lock() {
-                *setup = Some(token);
-            }
+            *crate::lock(&self.setup_token) = Some(token);
         }
         Ok(())
     }
@@ -182,7 +182,7 @@ impl Sessions {
         };
         let now = Instant::now();
         let session = {
-            let mut sessions = self.sessions.lock().map_err(ApiError::internal)?;
+            let mut sessions = crate::lock(&self.sessions);
             match sessions.get_mut(&token) {
                 Some(session) if session.expires > now => {
                     session.expires = now + self.ttl;
@@ -234,7 +234,7 @@ impl Sessions {
         let token = random_hex();
         let csrf = random_hex();
         let now = Instant::now();
-        let mut sessions = self.sessions.lock().map_err(ApiError::internal)?;
+        let mut sessions = crate::lock(&self.sessions);
         if sessions.len() >= MAX_SESSIONS {
             sessions.retain(|_, s| s.expires > now);
         }
@@ -267,16 +267,15 @@ impl Sessions {
 
     /// Ends every session of `user` except `keep`.
     fn end_sessions_of(&self, user: &str, keep: Option<&str>) {
-        if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.retain(|token, s| s.user != user || Some(token.as_str()) == keep);
-        }
+        crate::lock(&self.sessions)
+            .retain(|token, s| s.user != user || Some(token.as_str()) == keep);
     }
 }
 
 impl std::fmt::Debug for Sessions {
     /// Counts only: tokens are never formatted.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let count = self.sessions.lock().map_or(0, |s| s.len());
+        let count = crate::lock(&self.sessions).len();
         f.debug_struct("Sessions")
             .field("sessions", &count)
             .finish_non_exhaustive()
@@ -389,7 +388,7 @@ async fn login(
     };
     let body = auth.open(&user).map_err(IntoResponse::into_response)?;
     tracing::info!(target: "HttpSv", "Admin user {} logged in from {}", user.name, peer.ip());
-    Ok(with_session_cookie(body))
+    Ok(with_session_cookie(body, cookie_attributes(&state)))
 }
 
 /// Whether the first admin user still has to be created.
@@ -439,11 +438,7 @@ async fn setup(
     };
     let key = format!("setup {}", peer.ip());
     auth.throttle.check(&key).map_err(too_many_attempts)?;
-    let expected = auth
-        .setup_token
-        .lock()
-        .map_err(|e| ApiError::internal(e).into_response())?
-        .clone();
+    let expected = crate::lock(&auth.setup_token).clone();
     let Some(expected) = expected else {
         return Err(already());
     };
@@ -465,12 +460,10 @@ async fn setup(
         Err(users::Error::AlreadySetUp) => return Err(already()),
         Err(e) => return Err(ApiError::from(e).into_response()),
     };
-    if let Ok(mut token) = auth.setup_token.lock() {
-        *token = None;
-    }
+    *crate::lock(&auth.setup_token) = None;
     tracing::info!(target: "HttpSv", "Created admin user {} (setup from {})", user.name, peer.ip());
     let body = auth.open(&user).map_err(IntoResponse::into_response)?;
-    Ok(with_session_cookie(body))
+    Ok(with_session_cookie(body, cookie_attributes(&state)))
 }
 
 /// Ends the current session and clears the cookie.
@@ -489,12 +482,13 @@ async fn logout(
     State(state): State<AdminState>,
     Extension(current): Extension<CurrentUser>,
 ) -> Response {
-    if let Some(token) = &current.token
-        && let Ok(mut sessions) = state.auth.sessions.lock()
-    {
-        sessions.remove(token);
+    if let Some(token) = &current.token {
+        crate::lock(&state.auth.sessions).remove(token);
     }
-    let clear = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let clear = format!(
+        "{SESSION_COOKIE}=; {}; Max-Age=0",
+        cookie_attributes(&state)
+    );
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Ok(value) = HeaderValue::from_str(&clear) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -839,16 +833,24 @@ fn too_many_attempts(wait: Duration) -> Response {
 
 /// The login answer with the session cookie set. The cookie has no `Max-Age`: the browser keeps
 /// it for its session, and the server ends it after the sliding time to live.
-fn with_session_cookie(body: wire::LoginResponse) -> Response {
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-        body.token
-    );
+fn with_session_cookie(body: wire::LoginResponse, attributes: &str) -> Response {
+    let cookie = format!("{SESSION_COOKIE}={}; {attributes}", body.token);
     let mut response = axum::Json(body).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+/// The session cookie's attributes: `Secure` too when the admin server speaks `https://`, so
+/// the browser never sends the token over plain HTTP.
+fn cookie_attributes(state: &AdminState) -> &'static str {
+    let https = state.config.admin_bind.as_ref().is_some_and(|a| a.tls);
+    if https {
+        "HttpOnly; SameSite=Strict; Path=/; Secure"
+    } else {
+        "HttpOnly; SameSite=Strict; Path=/"
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {

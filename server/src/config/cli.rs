@@ -155,19 +155,19 @@ pub(super) struct Cli {
     pub auth_obx_admin: bool,
 
     /// Comma-separated credential types clients must present, e.g. JWT_ID,SHARED_SECRET_SIPPED
-    #[arg(long = "auth-required", value_name = "LIST", help_heading = NOT_YET)]
+    #[arg(long = "auth-required", value_name = "LIST", help_heading = AUTH)]
     pub auth_required: Option<String>,
 
     /// URL of the public key(s) for JWT validation (JWKS, x509 JSON or PEM)
-    #[arg(long = "jwt-public-key-url", value_name = "URL", help_heading = NOT_YET)]
+    #[arg(long = "jwt-public-key-url", value_name = "URL", help_heading = AUTH)]
     pub jwt_public_key_url: Option<String>,
 
     /// Expected JWT "aud" (audience) claim
-    #[arg(long = "jwt-claim-aud", value_name = "AUD", help_heading = NOT_YET)]
+    #[arg(long = "jwt-claim-aud", value_name = "AUD", help_heading = AUTH)]
     pub jwt_claim_aud: Option<String>,
 
     /// Expected JWT "iss" (issuer) claim
-    #[arg(long = "jwt-claim-iss", value_name = "ISS", help_heading = NOT_YET)]
+    #[arg(long = "jwt-claim-iss", value_name = "ISS", help_heading = AUTH)]
     pub jwt_claim_iss: Option<String>,
 
     /// Worker threads of the admin web server [default: 4]

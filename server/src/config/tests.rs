@@ -1,3 +1,7 @@
+//! The configuration: command line, file and their merge, as data-driven cases.
+//!
+//! Size: one case per option, key and error message (over 150 of them), each a few lines.
+
 use std::fs;
 use std::path::Path;
 

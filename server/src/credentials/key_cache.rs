@@ -136,9 +136,7 @@ impl KeyCache {
     fn lock(&self) -> MutexGuard<'_, State> {
         // The state is replaced field by field and is consistent after a panic, so a poisoned
         // lock is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::lock(&self.state)
     }
 }
 

@@ -1,4 +1,6 @@
 //! Login checks with real keys, real signatures and a real HTTP key server on 127.0.0.1.
+//!
+//! Size: every credential kind, key format and refusal reason is a case of its own.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,7 +9,7 @@ use std::time::Duration;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp};
 use serde_json::json;
-use shared_types::auth::shared_secret_proof;
+use shared_types::shared_secret::shared_secret_proof;
 
 use super::*;
 use crate::config::{AuthConfig, JwtConfig, SharedSecret};

@@ -53,14 +53,4 @@ impl Write<'_, '_> {
     }
 }
 
-impl Store {
-    /// See [`Read::events_before`].
-    #[allow(clippy::type_complexity)] // Key and value bytes; the `events` module owns both.
-    pub fn events_before(
-        &self,
-        before: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.read(|r| r.events_before(before, limit))
-    }
-}
+impl Store {}

@@ -274,26 +274,6 @@ impl Store {
         self.read(|r| r.log_bounds())
     }
 
-    /// See [`Read::read_log`].
-    pub fn read_log(
-        &self,
-        from: u64,
-        max_count: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<LogRecord>> {
-        self.read(|r| r.read_log(from, max_count, max_bytes))
-    }
-
-    /// See [`Read::log_page`].
-    pub fn log_page(
-        &self,
-        from: Option<u64>,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<(LogRecord, usize)>> {
-        self.read(|r| r.log_page(from, before, limit))
-    }
-
     /// See [`Read::log_entry`].
     pub fn log_entry(&self, seq: u64) -> Result<Option<(LogRecord, usize)>> {
         self.read(|r| r.log_entry(seq))

@@ -231,21 +231,8 @@ impl Write<'_, '_> {
 
     /// Removes every object of an entity (used when a model update retires the entity).
     pub fn remove_entity_objects(&mut self, entity_uid: u64) -> Result<u64> {
-        let mut removed = 0;
-        let prefix = entity_uid.to_be_bytes();
-        let mut iter = self
-            .dbs
-            .objects
-            .prefix_iter_mut(self.txn, &prefix)
-            .map_err(lmdb)?;
-        while let Some(entry) = iter.next() {
-            entry.map_err(lmdb)?;
-            // SAFETY: heed requires that no reference into the database is alive while the
-            // cursor deletes; we dropped the entry's borrowed key and value above.
-            unsafe { iter.del_current() }.map_err(lmdb)?;
-            removed += 1;
-        }
-        Ok(removed)
+        let objects = self.dbs.objects;
+        delete_prefix(self, objects, &entity_uid.to_be_bytes())
     }
 
     /// Adds a standalone relation link.
@@ -276,19 +263,28 @@ impl Write<'_, '_> {
 
     /// Removes every link of `relation_uid` whose source is `source`.
     pub fn remove_links_from(&mut self, relation_uid: u64, source: GlobalId) -> Result<()> {
-        let prefix = link_prefix(relation_uid, source);
-        let mut iter = self
-            .dbs
-            .links
-            .prefix_iter_mut(self.txn, &prefix)
-            .map_err(lmdb)?;
-        while let Some(entry) = iter.next() {
-            entry.map_err(lmdb)?;
-            // SAFETY: no reference into the database is held while deleting (see heed's docs).
-            unsafe { iter.del_current() }.map_err(lmdb)?;
-        }
+        let links = self.dbs.links;
+        delete_prefix(self, links, &link_prefix(relation_uid, source))?;
         Ok(())
     }
+}
+
+/// Deletes every entry of `db` whose key starts with `prefix`; returns how many.
+fn delete_prefix(
+    w: &mut Write<'_, '_>,
+    db: heed::Database<heed::types::Bytes, heed::types::Bytes>,
+    prefix: &[u8],
+) -> Result<u64> {
+    let mut removed = 0;
+    let mut iter = db.prefix_iter_mut(w.txn, prefix).map_err(lmdb)?;
+    while let Some(entry) = iter.next() {
+        entry.map_err(lmdb)?;
+        // SAFETY: heed requires that no reference into the database is alive while the cursor
+        // deletes; the entry's borrowed key and value were dropped above.
+        unsafe { iter.del_current() }.map_err(lmdb)?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 impl Store {
@@ -300,36 +296,5 @@ impl Store {
     /// One object's stored bytes.
     pub fn object(&self, entity_uid: u64, id: GlobalId) -> Result<Option<Vec<u8>>> {
         self.read(|r| r.object(entity_uid, id))
-    }
-
-    /// See [`Read::objects_page`].
-    #[allow(clippy::type_complexity)] // Ids with stored bytes, and a count.
-    pub fn objects_page(
-        &self,
-        entity_uid: u64,
-        offset: u64,
-        limit: usize,
-    ) -> Result<(Vec<(GlobalId, Vec<u8>)>, u64)> {
-        self.read(|r| r.objects_page(entity_uid, offset, limit))
-    }
-
-    /// See [`Read::objects_chunk`].
-    #[allow(clippy::type_complexity)] // A plain tuple list; a struct would only rename it.
-    pub fn objects_chunk(
-        &self,
-        entity_uid: Option<u64>,
-        after: Option<&[u8]>,
-        max_bytes: usize,
-    ) -> Result<(Vec<(u64, GlobalId, Vec<u8>)>, Option<Vec<u8>>)> {
-        self.read(|r| r.objects_chunk(entity_uid, after, max_bytes))
-    }
-
-    /// See [`Read::snapshot_chunk`].
-    pub fn snapshot_chunk(
-        &self,
-        after: Option<SnapshotCursor>,
-        max_bytes: usize,
-    ) -> Result<(Vec<SnapshotItem>, Option<SnapshotCursor>)> {
-        self.read(|r| r.snapshot_chunk(after, max_bytes))
     }
 }

@@ -6,6 +6,8 @@
 //! everything this client is sent goes out in `seq` order. The protocol decisions are the
 //! session's; this module carries them out. It is generic over the socket (any `Stream` and
 //! `Sink` of WebSocket messages), so it runs on channels as well as on a real WebSocket.
+//!
+//! Size: the select loop, login, catch-up and full sync are one task over one socket; split, they would pass the socket and the session between modules.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -508,11 +510,8 @@ where
             CatchUp::Full => self.full_sync().await?,
             CatchUp::Delta { mut from } => {
                 while from <= head {
-                    let records = store.read_log(
-                        from,
-                        CATCH_UP_BATCH,
-                        self.service.settings.full_sync_split_bytes,
-                    )?;
+                    let max_bytes = self.service.settings.full_sync_split_bytes;
+                    let records = store.read(|r| r.read_log(from, CATCH_UP_BATCH, max_bytes))?;
                     if records.first().map(|r| r.seq) != Some(from) {
                         // Pruned between the bounds check and this read: fall back to a full sync.
                         self.full_sync().await?;
@@ -576,8 +575,9 @@ where
         .await?;
         let mut cursor: Option<SnapshotCursor> = None;
         loop {
-            let (items, next) =
-                store.snapshot_chunk(cursor.take(), self.service.settings.full_sync_split_bytes)?;
+            let (items, next) = store.read(|r| {
+                r.snapshot_chunk(cursor.take(), self.service.settings.full_sync_split_bytes)
+            })?;
             // Stored properties go out as they are stored (no decoding into values and
             // encoding again): the frame is written around them.
             let ops: Vec<ChunkOp> = items

@@ -72,10 +72,7 @@ impl Hub {
         peer: u64,
         connection: u64,
     ) -> Option<Arc<std::sync::atomic::AtomicU64>> {
-        let mut peers = self
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut peers = crate::lock(&self.peers);
         if peers.contains_key(&peer) {
             return None;
         }
@@ -92,10 +89,7 @@ impl Hub {
 
     /// Releases a peer id when its connection ends.
     pub fn unregister_peer(&self, peer: u64, connection: u64) {
-        let mut peers = self
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut peers = crate::lock(&self.peers);
         if peers.get(&peer).is_some_and(|p| p.connection == connection) {
             peers.remove(&peer);
         }
@@ -103,18 +97,12 @@ impl Hub {
 
     /// Number of logged-in peers.
     pub fn peer_count(&self) -> usize {
-        self.peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        crate::lock(&self.peers).len()
     }
 
     /// How far the most-behind logged-in peer is from `head` (0 with no peer).
     pub fn most_behind(&self, head: u64) -> u64 {
-        let peers = self
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let peers = crate::lock(&self.peers);
         peers
             .values()
             .map(|p| head.saturating_sub(p.position.load(std::sync::atomic::Ordering::Relaxed)))

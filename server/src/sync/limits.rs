@@ -67,10 +67,7 @@ impl Admission {
     /// Takes a slot for a connection from `ip`, or says which limit refuses it.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refusal> {
         let refusal = {
-            let mut open = self
-                .open
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut open = crate::lock(&self.open);
             let from_ip = open.per_address.get(&ip).copied().unwrap_or(0);
             if open.total >= self.max_total {
                 Refusal::Total(self.max_total)
@@ -91,10 +88,7 @@ impl Admission {
 
     /// Open connections in total.
     pub fn open(&self) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .total
+        crate::lock(&self.open).total
     }
 
     fn log_refusal(&self, refusal: Refusal) {
@@ -103,10 +97,7 @@ impl Admission {
             Refusal::PerAddress(..) => self.counters.inc(Counter::RefusedPerAddress),
         }
         tracing::debug!(target: "SvrWs", "Connection refused: {refusal}");
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = crate::lock(&self.open);
         let now = Instant::now();
         if open
             .last_warned
@@ -122,11 +113,7 @@ impl Admission {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self
-            .admission
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = crate::lock(&self.admission.open);
         open.total = open.total.saturating_sub(1);
         if let Some(n) = open.per_address.get_mut(&self.ip) {
             *n -= 1;

@@ -239,10 +239,7 @@ impl Shared {
     /// without flooding the log.
     fn warn_full(&self, e: &store::Error) {
         let now = std::time::Instant::now();
-        let mut last = self
-            .full_warned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = crate::lock(&self.full_warned);
         if last.is_some_and(|t| now.duration_since(t) < FULL_WARN_INTERVAL) {
             tracing::debug!(target: "SvApTx", "transaction rejected: {e}");
             return;

@@ -191,10 +191,7 @@ impl Series {
     /// difference to the previous reading (the first is taken against zero, the counters at
     /// start).
     pub fn record(&self, now_ms: i64, reading: &Reading) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = crate::lock(&self.state);
         let sample = state.delta(reading);
         state.last = *reading;
         for level in Level::ALL {
@@ -207,10 +204,7 @@ impl Series {
     /// this moment.
     pub fn snapshot(&self, level: Level, now_ms: i64, live: Option<&Reading>) -> Snapshot {
         let buckets = {
-            let state = self
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let state = crate::lock(&self.state);
             let mut ring = state.levels[level.index()].clone();
             if let Some(reading) = live {
                 merge(&mut ring, level, now_ms, &state.delta(reading));

@@ -17,12 +17,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shared_types::protocol::{GlobalId, Op, Value, decode_props};
+use shared_types::protocol::{GlobalId, Op, Value};
 use sync_client::{ClientOptions, ClientStore, Event, SyncClient};
 use sync_server::model::Model;
 use sync_server::store::Store;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::oracle::{
+    Content, canonical, client_content, content_hash, first_difference, gid_value, server_content,
+};
 use crate::support::{LINE_TIMEOUT, Running, example_model, sync_server};
 
 /// Kills in quick mode (the issue asks for at least 20).
@@ -130,8 +133,10 @@ fn acknowledged_transactions_survive_server_kills() {
     let checked = store.verify_log_chain().expect("the hash chain verifies");
     assert_eq!(store.log_bounds().expect("bounds"), (head, Some(1)));
     assert_eq!(checked, head, "every entry from 1 to the head is checked");
-    let log = store.read_log(1, usize::MAX, usize::MAX).expect("log");
-    let server_state = server_content(&store);
+    let log = store
+        .read(|r| r.read_log(1, usize::MAX, usize::MAX))
+        .expect("log");
+    let server_state = server_content(&store, &model());
 
     // Every client transaction is in the log once, in the order it was sent.
     let mut by_tx: HashMap<(u64, u64), usize> = HashMap::new();
@@ -239,10 +244,6 @@ fn acknowledged_transactions_survive_server_kills() {
         server_state.len()
     );
 }
-
-/// The objects of sync-enabled entities: (entity id, global id) → non-null values by property
-/// id, relations as the target's global id `[peer, local]`.
-type Content = BTreeMap<(u32, GlobalId), Vec<(u32, Value)>>;
 
 /// One SDK client: its store, its sync client and what its events reported.
 struct Client {
@@ -552,67 +553,6 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// A client's objects in wire form.
-fn client_content(store: &ClientStore) -> Content {
-    let model = store.model().clone();
-    let mut out = Content::new();
-    for entity in model.sync_entities() {
-        for object in store.list(&entity.name).expect("list") {
-            let id = object["id"].as_u64().expect("id");
-            let values = store.get_values(entity, id).expect("get").expect("object");
-            let mut props = Vec::new();
-            for (pid, value) in values {
-                let target = entity
-                    .property(pid)
-                    .and_then(|p| p.relation_target.as_deref())
-                    .and_then(|name| model.entity_by_name(name));
-                let value = match (target, value) {
-                    (Some(target), Value::Int(local)) if local != 0 => gid_value(
-                        store
-                            .global_id(target, u64::try_from(local).expect("id"))
-                            .expect("global id"),
-                    ),
-                    (Some(_), Value::Int(_)) => Value::Null,
-                    (_, value) => value,
-                };
-                props.push((pid, value));
-            }
-            out.insert(
-                (
-                    entity.id.id,
-                    store.global_id(entity, id).expect("global id"),
-                ),
-                canonical(props),
-            );
-        }
-    }
-    out
-}
-
-/// The server's objects in wire form, read from its LMDB.
-fn server_content(store: &Store) -> Content {
-    let model = model();
-    let (items, more) = store
-        .objects_chunk(None, None, usize::MAX)
-        .expect("objects");
-    assert!(more.is_none());
-    items
-        .into_iter()
-        .map(|(uid, id, bytes)| {
-            let entity = model.entity_by_uid(uid).expect("known entity");
-            let props = decode_props(&bytes).expect("stored props decode");
-            ((entity.id.id, id), canonical(props))
-        })
-        .collect()
-}
-
-/// Values sorted by property id, nulls dropped (absent and null mean the same).
-fn canonical(mut props: Vec<(u32, Value)>) -> Vec<(u32, Value)> {
-    props.retain(|(_, v)| *v != Value::Null);
-    props.sort_by_key(|(pid, _)| *pid);
-    props
-}
-
 /// The values a writer sets (the sync clock is the client's own and not compared here).
 fn written_props(props: &[(u32, Value)]) -> Vec<(u32, Value)> {
     props.iter().filter(|(pid, _)| *pid != 6).cloned().collect()
@@ -627,32 +567,4 @@ fn wire_of(op: &Op) -> (u32, GlobalId, Option<Vec<(u32, Value)>>) {
         Op::Remove { entity, id } => (*entity, *id, None),
         other => panic!("unexpected op {other:?}"),
     }
-}
-
-fn gid_value(gid: GlobalId) -> Value {
-    Value::List(vec![
-        Value::Int(gid.peer() as i64),
-        Value::Int(gid.local() as i64),
-    ])
-}
-
-fn content_hash(content: &Content) -> String {
-    use sha2::Digest;
-    let mut hasher = sha2::Sha256::new();
-    for ((entity, id), props) in content {
-        hasher.update(entity.to_be_bytes());
-        hasher.update(id.peer().to_be_bytes());
-        hasher.update(id.local().to_be_bytes());
-        hasher.update(shared_types::protocol::encode_props(props));
-    }
-    hex::encode(hasher.finalize())
-}
-
-fn first_difference(got: &Content, expected: &Content) -> String {
-    let keys: BTreeSet<_> = got.keys().chain(expected.keys()).collect();
-    keys.into_iter()
-        .find(|k| got.get(k) != expected.get(k))
-        .map_or_else(String::new, |k| {
-            format!("{k:?}: {:?} vs {:?}", got.get(k), expected.get(k))
-        })
 }

@@ -10,8 +10,12 @@ mod cli;
 mod crash;
 mod hostile;
 mod limits;
+/// The crash tests' oracle, shared with the client's suite.
+#[path = "../../../client/tests/it/oracle.rs"]
+mod oracle;
 mod protocol;
 mod schema_versions;
 mod secrets;
 mod support;
+mod tidy;
 mod tls;

@@ -677,7 +677,7 @@ async fn shared_secret_logins_prove_the_secret_without_sending_it() {
     };
     // The right secret, proven over this connection's nonce.
     let mut ok = Raw::connect(server.addr).await;
-    let proof = shared_types::auth::shared_secret_proof(b"s3cret", &ok.nonce, 7);
+    let proof = shared_types::shared_secret::shared_secret_proof(b"s3cret", &ok.nonce, 7);
     ok.send(&login(
         7,
         vec![Credential::SharedSecret {
@@ -706,7 +706,7 @@ async fn shared_secret_logins_prove_the_secret_without_sending_it() {
         }
     ));
     let mut wrong = Raw::connect(server.addr).await;
-    let bad = shared_types::auth::shared_secret_proof(b"guess", &wrong.nonce, 8);
+    let bad = shared_types::shared_secret::shared_secret_proof(b"guess", &wrong.nonce, 8);
     wrong
         .send(&login(8, vec![Credential::SharedSecret { hmac: bad }]))
         .await;

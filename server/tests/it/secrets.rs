@@ -109,8 +109,11 @@ async fn no_secret_reaches_the_log_even_at_the_most_verbose_level() {
         (
             1,
             Box::new(|nonce, peer| {
-                let hmac =
-                    shared_types::auth::shared_secret_proof(SHARED_SECRET.as_bytes(), nonce, peer);
+                let hmac = shared_types::shared_secret::shared_secret_proof(
+                    SHARED_SECRET.as_bytes(),
+                    nonce,
+                    peer,
+                );
                 vec![Credential::SharedSecret { hmac }]
             }),
             LoginCode::Ok,
@@ -118,7 +121,11 @@ async fn no_secret_reaches_the_log_even_at_the_most_verbose_level() {
         (
             2,
             Box::new(|nonce, peer| {
-                let hmac = shared_types::auth::shared_secret_proof(b"not the secret", nonce, peer);
+                let hmac = shared_types::shared_secret::shared_secret_proof(
+                    b"not the secret",
+                    nonce,
+                    peer,
+                );
                 vec![Credential::SharedSecret { hmac }]
             }),
             LoginCode::CredentialsRejected,

@@ -149,21 +149,32 @@ async fn plain_silent_and_garbage_connections_do_not_stop_the_tls_server() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn https_admin_uses_the_same_certificate() {
-    let dir = tempfile::tempdir().unwrap();
-    let (certs, ca) = certificate(dir.path());
-    let mut config = Config::for_tests(Some(example_model()), dir.path().join("db"));
+/// A config with an `https://` admin bind and the test certificate; returns the CA's PEM too.
+fn https_admin_config(dir: &Path) -> (Config, String) {
+    let (certs, ca) = certificate(dir);
+    let mut config = Config::for_tests(Some(example_model()), dir.join("db"));
     config.log_level = sync_server::logging::LogLevel::Warn;
     config.admin_bind = Some("https://127.0.0.1:0".parse().unwrap());
     config.certificate_path = Some(certs);
+    (config, ca)
+}
+
+/// A TLS connection to the admin server that trusts `ca`.
+async fn connect_admin(admin: SocketAddr, ca: &str) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let connector = tokio_rustls::TlsConnector::from(client_config(ca));
+    let tcp = TcpStream::connect(admin).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
+
+#[tokio::test]
+async fn https_admin_uses_the_same_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, ca) = https_admin_config(dir.path());
     let server = InProcess::start(config).await;
     let admin = server.admin.expect("admin runs");
 
-    let connector = tokio_rustls::TlsConnector::from(client_config(&ca));
-    let tcp = TcpStream::connect(admin).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let mut tls = connect_admin(admin, &ca).await;
     tls.write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
@@ -180,6 +191,37 @@ async fn https_admin_uses_the_same_certificate() {
     let mut answer = Vec::new();
     let _ = plain.read_to_end(&mut answer).await;
     assert!(!answer.starts_with(b"HTTP/"), "{answer:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_on_an_https_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, ca) = https_admin_config(dir.path());
+    config.admin_unsecured_no_authentication = false;
+    config.admin_user = Some("root".into());
+    config.admin_password = Some("root-password".into());
+    let server = InProcess::start(config).await;
+    let admin = server.admin.expect("admin runs");
+
+    let mut tls = connect_admin(admin, &ca).await;
+    let body = r#"{"user":"root","password":"root-password"}"#;
+    let request = format!(
+        "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    let _ = tls.read_to_string(&mut response).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let cookie = response
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie in {response}"));
+    assert!(cookie.contains("sync_session="), "{cookie}");
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
     server.stop().await;
 }
 

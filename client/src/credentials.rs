@@ -1,7 +1,7 @@
 //! Credentials a client presents at login, turned into wire credentials for one `Hello`.
 
-use shared_types::auth::shared_secret_proof;
 use shared_types::protocol::{Credential, JwtKind};
+use shared_types::shared_secret::shared_secret_proof;
 
 /// What a client proves its identity with.
 #[derive(Clone, PartialEq, Eq)]
