@@ -118,6 +118,13 @@ if command -v systemd-analyze >/dev/null; then
         cat "$work/verify.out"
         fail "systemd-analyze verify $UNIT"
     fi
+    # The hardening must keep the exposure score at or below 2.0 ("OK"; 10 is unprotected).
+    if systemd-analyze security --offline=true --threshold=20 "$work/sync-server.service" >"$work/security.out" 2>&1; then
+        pass "systemd-analyze security: $(grep -o 'exposure level.*' "$work/security.out")"
+    else
+        grep -E 'exposure level|✗' "$work/security.out" || cat "$work/security.out"
+        fail "systemd-analyze security: exposure above 2.0 (or --offline unsupported)"
+    fi
 else
     echo "skip systemd-analyze not installed: $UNIT not verified"
 fi
@@ -271,7 +278,9 @@ import json, sys
 rules = [r for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
 sys.exit(0 if rules and all(not r["lastEvaluation"].startswith("0001") for r in rules) else 1)'
 }
+prom_ok=false
 if wait_for 20 curl -fsS "$prom/-/ready" && wait_for 40 scraped && wait_for 10 rules_evaluated; then
+    prom_ok=true
     pass "Prometheus scraped the server at least 6 times and evaluated the rules"
 else
     tail -20 "$work/prometheus.log"
@@ -285,6 +294,10 @@ sleep 2
 echo "== dashboard queries and alert rules through $prom/api/v1/query"
 # Grafana variables: $instance is a multi-value "All" variable (allValue .*); $__rate_interval is
 # max(4 x scrape interval, interval + scrape interval), 4 s here, rounded up to 10s for slack.
+if ! $prom_ok; then
+    echo "RESULT 0 1" >"$work/queries.out"
+    echo "FAIL no Prometheus to query: dashboard queries and alert rules not evaluated"
+else
 python3 - "$prom" "$DASHBOARD" "$rule_count" >"$work/queries.out" <<'EOF' || true
 import json, re, sys, urllib.error, urllib.parse, urllib.request
 
@@ -400,6 +413,7 @@ for rule in rules:
         check(False, f"rule {name}: {expr}: {e}")
 print(f"RESULT {sum(ok for ok, _ in results)} {sum(not ok for ok, _ in results)}")
 EOF
+fi
 grep -v '^RESULT' "$work/queries.out" || true
 read -r _ q_pass q_fail < <(grep '^RESULT' "$work/queries.out" || echo "RESULT 0 1")
 passed=$((passed + q_pass))
