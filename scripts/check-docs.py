@@ -53,7 +53,8 @@ passed = 0
 failed = 0
 
 
-def result(ok: bool, what: str) -> None:
+def result(ok: bool, what: str, problem: str = "") -> None:
+    """Counts one check; prints failures (with the problem), and passes too with -v."""
     global passed, failed
     if ok:
         passed += 1
@@ -61,7 +62,7 @@ def result(ok: bool, what: str) -> None:
             print(f"ok   {what}")
     else:
         failed += 1
-        print(f"FAIL {what}")
+        print(f"FAIL {what}" + (f": {problem}" if problem else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,6 +320,24 @@ def code_spans(md: str, entries_only: bool = False) -> list[tuple[str, list[str]
     return out
 
 
+def table_rows(md: str):
+    """(headings above, first cell) of every table row, outside fenced blocks."""
+    headings: list[str] = []
+    fenced = False
+    for line in md.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            continue
+        h = re.match(r"(#+)\s+(.*)", line)
+        if h:
+            headings = headings[: len(h.group(1)) - 1] + [h.group(2)]
+        row = re.match(r"\|([^|]*)\|", line)
+        if row and not re.fullmatch(r"\s*:?-+:?\s*", row.group(1)):
+            yield list(headings), row.group(1).strip()
+
+
 def documented(spans: list[tuple[str, list[str]]], key: str, heading: str | None = None) -> bool:
     """Whether some code span (under a heading containing `heading`) starts with the key."""
     nkey = normalise(key)
@@ -386,7 +405,7 @@ def check_troubleshooting() -> None:
     for key, entries in sorted(keys.items()):
         wheres = ", ".join(e["where"] for e in entries)
         result(documented(spans, key),
-               f'log line `{key}` ({entries[0]["level"]}, {wheres}) has no entry in docs/troubleshooting.md')
+               f'log line `{key}` ({entries[0]["level"]}, {wheres})', "no entry in docs/troubleshooting.md")
 
     messages = [("error message", e) for e in error_messages(SERVER_SRC)]
     messages += [("start-up warning", e) for e in first_literal_calls(SERVER_SRC, r"Note::warn\s*\(")]
@@ -397,7 +416,7 @@ def check_troubleshooting() -> None:
         seen.setdefault((kind, message_key(e["fmt"])), []).append(e["where"])
     for (kind, key), wheres in sorted(seen.items()):
         result(documented(spans, key),
-               f"{kind} `{key}` ({', '.join(wheres)}) has no entry in docs/troubleshooting.md")
+               f"{kind} `{key}` ({', '.join(wheres)})", "no entry in docs/troubleshooting.md")
 
     for enum in ("LoginCode", "ErrorCode", "TxErrorCode"):
         variants = enum_variants(CODE_SRC, enum)
@@ -405,14 +424,14 @@ def check_troubleshooting() -> None:
         for v in variants:
             name = camel_to_upper_snake(v)
             result(any(span == name and any(enum in h for h in heads) for span, heads in spans),
-                   f"{enum}::{v} (`{name}`) has no entry under a heading naming {enum} in docs/troubleshooting.md")
+                   f"{enum}::{v} (`{name}`)", f"no entry under a heading naming {enum} in docs/troubleshooting.md")
 
     codes = admin_codes(SERVER_SRC)
     result(len(codes) > 0, f"found {len(codes)} admin API error codes")
     for code, status in sorted(codes.items()):
         result(any(span == code and any("Admin API error codes" in h for h in heads) for span, heads in spans),
-               f'admin API error code `{code}` (HTTP {status}) has no entry under "Admin API error codes" '
-               "in docs/troubleshooting.md")
+               f"admin API error code `{code}` (HTTP {status})",
+               'no entry under "Admin API error codes" in docs/troubleshooting.md')
 
     # Entries for log lines that no longer exist: reported, not failed (the code is being moved
     # around; a stale entry misleads less than a missing one).
@@ -535,26 +554,31 @@ def check_configuration() -> None:
     spans = code_spans(md)
     opts, source = help_options()
     result(len(opts) > 0, f"found {len(opts)} command-line options ({source})")
+    # Options the doc describes: the first cell of a table row under "Command-line options",
+    # e.g. `-c, --conf FILE` (a mention elsewhere, such as another table's Option column, does
+    # not count).
+    doc_opts = set()
+    for heads, first in table_rows(md):
+        if any("Command-line options" in h for h in heads):
+            doc_opts.update(re.findall(r"(?<![\w-])--([a-z0-9][a-z0-9-]*)", first))
     for opt in opts:
-        result(any(re.match(r"(-\w, )?--" + re.escape(opt) + r"(\b|$)(?!-)", s) for s, _ in spans),
-               f"option --{opt} has no entry in docs/configuration.md")
+        result(opt in doc_opts, f"option --{opt}",
+               'no row in the "Command-line options" table of docs/configuration.md')
+    stale = sorted(doc_opts - set(opts))
+    result(not stale, "every option in the table exists", f"unknown to the server: {stale}")
 
     keys = config_keys()
     result(len(keys) > 0, f"found {len(keys)} config file keys in the config parser")
     for key in keys:
-        result(any(s == key for s, _ in spans), f"config key `{key}` has no entry in docs/configuration.md")
+        result(any(s == key for s, _ in spans), f"config key `{key}`", "not mentioned in docs/configuration.md")
 
     # The keys the doc's key tables name (first cell of a table row under a heading naming
     # "keys"): each must be accepted by the binary, and a misspelt one must be refused, so the
     # doc names no key the server does not know.
     doc_keys = []
-    headings: list[str] = []
-    for line in md.splitlines():
-        h = re.match(r"(#+)\s+(.*)", line)
-        if h:
-            headings = headings[: len(h.group(1)) - 1] + [h.group(2)]
-        m = re.match(r"\|\s*`([A-Za-z_][\w.\[\]]*)`", line)
-        if m and any("keys" in x.lower() for x in headings):
+    for heads, first in table_rows(md):
+        m = re.fullmatch(r"`([A-Za-z_][\w.\[\]]*)`", first)
+        if m and any("Config file keys" in h for h in heads):
             doc_keys.append(m.group(1))
     result(len(doc_keys) > 0, f"docs/configuration.md key tables list {len(doc_keys)} keys")
     missing_in_doc_tables = sorted(set(keys) - set(doc_keys))
