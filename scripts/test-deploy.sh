@@ -223,16 +223,16 @@ fi
 # names as lint problems ('counter metrics should have "_total" suffix') and exits 1; those
 # lines, and only those, for only these names, are accepted. Anything else (a parse error, any
 # other lint, a `_total` lint on a name not listed) fails.
-OBJECTBOX_COUNTERS="obx_uptime obx_connects obx_login_successes obx_heartbeats_received
+objectbox_counters=(obx_uptime obx_connects obx_login_successes obx_heartbeats_received
     obx_client_failures obx_errors obx_messages obx_message_bytes obx_full_syncs obx_txs_applied
     obx_client_tx_ops_applied obx_client_tx_bytes_applied obx_skipped_tx_dups obx_txs_sent
-    obx_tx_history_sequence"
-OWN_COUNTERS="obx_put_conflicts obx_client_txs_rejected sync_limit_hits"
+    obx_tx_history_sequence)
+own_counters=(obx_put_conflicts obx_client_txs_rejected sync_limit_hits)
 set +e
 promtool check metrics <"$work/metrics.txt" >"$work/lint.out" 2>&1
 lint_rc=$?
 set -e
-unexpected=$(python3 - "$work/lint.out" $OBJECTBOX_COUNTERS $OWN_COUNTERS <<'EOF'
+unexpected=$(python3 - "$work/lint.out" "${objectbox_counters[@]}" "${own_counters[@]}" <<'EOF'
 import re, sys
 allowed = set(sys.argv[2:])
 for line in open(sys.argv[1]):
@@ -287,8 +287,10 @@ else
     fail "Prometheus did not scrape the server or evaluate the rules in time"
 fi
 # More traffic while Prometheus watches, so the rates are not all zero.
-"${client[@]}" --dir "$work/alice" put Task '{"text":"more","projectId":1}' >/dev/null 2>&1 &&
-    "${client[@]}" --dir "$work/alice" sync >/dev/null 2>&1 || true
+{
+    "${client[@]}" --dir "$work/alice" put Task '{"text":"more","projectId":1}' &&
+        "${client[@]}" --dir "$work/alice" sync
+} >/dev/null 2>&1 || true
 sleep 2
 
 echo "== dashboard queries and alert rules through $prom/api/v1/query"
