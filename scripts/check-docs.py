@@ -452,6 +452,9 @@ def help_options() -> tuple[list[str], str]:
     for path in rust_files(SERVER_SRC):
         src = strip_comments(path.read_text())
         opts.update(re.findall(r'\blong\s*=\s*"([a-z0-9][a-z0-9-]*)"', src))
+        # clap adds --help itself unless told not to.
+        if "clap" in src and re.search(r"#\[command\(", src) and "disable_help_flag = true" not in src:
+            opts.add("help")
     source = "sources"
     if SERVER_BIN.exists():
         out = subprocess.run([str(SERVER_BIN), "--help"], capture_output=True, text=True, timeout=30)
