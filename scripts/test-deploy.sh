@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Checks the files in deploy/ against a running server, as CI does:
 #   - the alert rules with `promtool check rules`;
-#   - the systemd unit with `systemd-analyze verify` (skipped where systemd-analyze is missing);
+#   - the systemd unit with `systemd-analyze verify` and `systemd-analyze security` (exposure at
+#     most 2.0; both skipped where systemd-analyze is missing);
 #   - the example config file against the server's config parser;
+#   - a server on free loopback ports with `sync-client` traffic (two clients, one wrong
+#     secret), and its counters against that traffic;
 #   - the server's /metrics with `promtool check metrics` (parse errors fail; the naming lints
 #     of the ObjectBox-compatible names are expected, see below);
 #   - every query of the Grafana dashboard and every alert rule against a real Prometheus that
 #     scrapes the server: each must evaluate without error and the dashboard queries must
-#     return data.
+#     return data;
+#   - a clean shutdown on SIGTERM (exit 0) and no WARN/ERROR line in the server's log.
 # Installs Debian's `prometheus` package (promtool, prometheus) if missing; needs root for that.
 # Binaries: SYNC_SERVER_BIN (default target/debug/sync-server), SYNC_CLIENT_BIN (default
 # target/debug/sync-client). Everything listens on 127.0.0.1 only and is stopped on exit.
@@ -66,6 +70,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# A signal exits through the EXIT trap too, so nothing started here outlives the script.
+trap 'exit 130' INT TERM HUP
 
 # Free loopback ports, picked by the kernel (bound together so they differ, then released).
 read -r sync_port admin_port prom_port < <(python3 -c '
