@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the files in deploy/ against a running server, as CI does:
-#   - the alert rules with `promtool check rules`;
+#   - the alert rules with `promtool check rules` and their unit tests with `promtool test rules`
+#     (every alert must have a case in which it fires);
 #   - the systemd unit with `systemd-analyze verify` and `systemd-analyze security` (exposure at
 #     most 2.0; both skipped where systemd-analyze is missing);
 #   - the example config file against the server's config parser;
@@ -24,6 +25,7 @@ CLIENT=${SYNC_CLIENT_BIN:-target/debug/sync-client}
 MODEL=examples/objectbox-model.json
 DASHBOARD=deploy/grafana-dashboard.json
 ALERTS=deploy/prometheus-alerts.yml
+ALERT_TESTS=deploy/prometheus-alerts.test.yml
 UNIT=deploy/sync-server.service
 EXAMPLE_CONFIG=deploy/sync-server-config.json
 
@@ -106,6 +108,29 @@ else
     fail "promtool check rules $ALERTS"
 fi
 rule_count=$(grep -o 'SUCCESS: [0-9]* rules' "$work/rules.out" | grep -o '[0-9]*' || echo 0)
+
+echo "== promtool test rules $ALERT_TESTS"
+if promtool test rules "$ALERT_TESTS" >"$work/rule-tests.out" 2>&1; then
+    pass "promtool test rules: every case of $ALERT_TESTS as expected"
+else
+    cat "$work/rule-tests.out"
+    fail "promtool test rules $ALERT_TESTS"
+fi
+# Every alert must have a test in which it fires (exp_alerts with labels).
+untested=$(python3 - "$ALERTS" "$ALERT_TESTS" <<'EOF'
+import re, sys
+alerts = re.findall(r"^\s*-\s*alert:\s*(\w+)", open(sys.argv[1]).read(), re.M)
+tests = open(sys.argv[2]).read()
+print(" ".join(a for a in alerts
+               if not re.search(r"alertname:\s*" + a + r"\s*\n\s*exp_alerts:\s*\n\s*-\s*exp_labels", tests))
+      or ("(no alerts found)" if not alerts else ""))
+EOF
+)
+if [[ -z $untested ]]; then
+    pass "every alert rule has a firing test case"
+else
+    fail "alert rules without a firing test case in $ALERT_TESTS: $untested"
+fi
 
 echo "== dashboard JSON"
 if python3 -m json.tool "$DASHBOARD" >/dev/null; then
