@@ -227,23 +227,32 @@ def log_lines(roots: list[Path]) -> list[dict]:
     return found
 
 
-def first_literal_calls(roots: list[Path], pattern: str) -> list[dict]:
-    """The first string literal inside calls matching `pattern` (which ends at the '(')."""
+def message_literal(arg: str) -> str | None:
+    """The message text of a call argument: a literal, `"...".into()` / `.to_owned()` /
+    `.to_string()`, `String::from("...")` or `format!("...", ...)`."""
+    arg = arg.strip()
+    for wrapper in (r"format!\s*\(", r"String::from\s*\("):
+        w = re.match(wrapper, arg)
+        if w:
+            return first_string(call_args(arg, w.end() - 1)[0])
+    if STRING_LIT.match(arg):
+        end = string_end(arg, 0)
+        rest = arg[end:].strip()
+        if rest == "" or re.fullmatch(r"\.(into|to_owned|to_string)\(\)", rest):
+            return decode_string(arg[:end])
+    return None
+
+
+def first_literal_calls(roots: list[Path], pattern: str, require: bool = False) -> list[dict]:
+    """The message of each call matching `pattern` (which ends at the '('): its first argument
+    that is a message literal. With `require`, calls without one are returned with fmt None."""
     found = []
     for path in rust_files(roots):
         src = strip_comments(path.read_text())
         for m in re.finditer(pattern, src):
             args, _ = call_args(src, m.end() - 1)
-            # format!("...") inside the call: look one level down.
-            inner = []
-            for a in args:
-                f = re.match(r"format!\s*\(", a)
-                if f:
-                    inner += call_args(a, f.end() - 1)[0]
-                else:
-                    inner.append(a)
-            fmt = first_string(inner)
-            if fmt is not None:
+            fmt = next((f for f in map(message_literal, args) if f is not None), None)
+            if fmt is not None or require:
                 found.append({"fmt": fmt, "where": f"{path.relative_to(ROOT)}:{line_of(src, m.start())}"})
     return found
 
@@ -408,11 +417,15 @@ def check_troubleshooting() -> None:
                f'log line `{key}` ({entries[0]["level"]}, {wheres})', "no entry in docs/troubleshooting.md")
 
     messages = [("error message", e) for e in error_messages(SERVER_SRC)]
-    messages += [("start-up warning", e) for e in first_literal_calls(SERVER_SRC, r"Note::warn\s*\(")]
-    messages += [("model warning", e) for e in first_literal_calls(MODEL_SRC, r"\bwarnings\.push\s*\(")]
+    messages += [("start-up warning", e) for e in first_literal_calls(SERVER_SRC, r"Note::warn\s*\(", True)]
+    messages += [("model warning", e) for e in first_literal_calls(MODEL_SRC, r"\bwarnings\.push\s*\(", True)]
     result(len(messages) > 0, f"found {len(messages)} error messages and warnings")
     seen = {}
     for kind, e in messages:
+        if e["fmt"] is None:
+            result(False, f'{e["where"]}: {kind} without a literal message',
+                   "give it one (a literal, \"...\".into() or format!(\"...\")) so it can be documented")
+            continue
         seen.setdefault((kind, message_key(e["fmt"])), []).append(e["where"])
     for (kind, key), wheres in sorted(seen.items()):
         result(documented(spans, key),
