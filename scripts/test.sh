@@ -28,8 +28,16 @@ cargo test --workspace --exclude admin-app --locked 2>&1 | tee "$log"
 
 echo "== sync-bench --quick (smoke test of the shipped benchmark on the debug binaries: it fails"
 echo "   only on a protocol error or a hang, never on a figure)"
-cargo build -p sync-bench -p sync-server --locked
+cargo build -p sync-bench -p sync-server -p sync-client --locked
 ./target/debug/sync-bench --quick --server-binary target/debug/sync-server
+
+echo "== docs: troubleshooting.md and configuration.md against the sources and the binary"
+SYNC_SERVER_BIN=target/debug/sync-server python3 scripts/check-docs.py 2>&1 | tee -a "$log"
+
+echo "== deploy/: alert rules and their tests, systemd unit, /metrics, dashboard queries against a"
+echo "   live server and a real Prometheus"
+SYNC_SERVER_BIN=target/debug/sync-server SYNC_CLIENT_BIN=target/debug/sync-client \
+    ./scripts/test-deploy.sh 2>&1 | tee -a "$log"
 
 echo "== fuzz (quick mode: every cargo-fuzz target for a few seconds; nightly toolchain)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-10}" ./scripts/fuzz.sh
@@ -42,4 +50,5 @@ echo "== e2e (Playwright, Debian chromium, the debug binaries cargo test built)"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^ +[0-9]+ passed \(/ { p += $1 }
      /^ +[0-9]+ failed$/ { f += $1 }
+     /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
      END { printf "Total: %d passed, %d failed\n", p, f }' "$log"

@@ -24,11 +24,12 @@ use std::sync::Arc;
 use arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use shared_types::protocol::{
-    ClientMessage, ErrorCode, ServerMessage, TxEntry, decode_client, encode,
+    ClientMessage, ErrorCode, LoginCode, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, ServerMessage,
+    TxEntry, decode_client, encode,
 };
 use sync_fuzz::{ALL_TYPES, EXAMPLE, client_message, global_id, items, mode, small_or_any};
 use sync_server::sync::apply;
-use sync_server::sync::hub::Committed;
+use sync_server::sync::log::Committed;
 use sync_server::sync::session::{Effect, Known, Session};
 
 fuzz_target!(|data: &[u8]| {
@@ -144,14 +145,32 @@ impl Harness {
         }
         match (before, &message) {
             (Phase::AwaitingLogin, ClientMessage::Login(login)) => {
-                assert!(
-                    matches!(effects.as_slice(), [Effect::Login(l)] if **l == *login),
-                    "the first Login must be checked: {effects:?}"
-                );
-                self.phase = Phase::CheckingLogin {
-                    peer: login.peer_id,
-                    last_seq: login.last_seq,
-                };
+                let supported = (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION)
+                    .contains(&login.protocol_version);
+                if !supported || login.peer_id == 0 {
+                    let code = if supported {
+                        LoginCode::ReqRejected
+                    } else {
+                        LoginCode::BadVersion
+                    };
+                    assert!(
+                        matches!(effects.as_slice(), [Effect::RefuseLogin(c, _)] if *c == code),
+                        "a Login with version {} and peer id {} must be refused with {code:?}: \
+                         {effects:?}",
+                        login.protocol_version,
+                        login.peer_id
+                    );
+                    self.phase = Phase::Closed;
+                } else {
+                    assert!(
+                        matches!(effects.as_slice(), [Effect::Login(l)] if **l == *login),
+                        "the first Login must be checked: {effects:?}"
+                    );
+                    self.phase = Phase::CheckingLogin {
+                        peer: login.peer_id,
+                        last_seq: login.last_seq,
+                    };
+                }
             }
             (_, ClientMessage::Heartbeat { .. }) => {
                 assert!(effects.is_empty(), "heartbeat answered: {effects:?}");
@@ -194,7 +213,7 @@ impl Harness {
         }
         for effect in &effects {
             let allowed = match effect {
-                Effect::Login(_) | Effect::Close(..) => true,
+                Effect::Login(_) | Effect::RefuseLogin(..) | Effect::Close(..) => true,
                 _ => before == Phase::LoggedIn,
             };
             assert!(allowed, "{effect:?} in phase {before:?}");

@@ -70,6 +70,7 @@ where
         last_sent: Instant::now(),
         live: None,
         registered: None,
+        frame_bytes: 0,
         can_write: true,
         rate,
         paused_until: None,
@@ -105,6 +106,8 @@ struct Connection<S> {
     /// Set while this connection holds its peer id in the hub: where it publishes the position
     /// it has sent (for `obx_client_txs_behind`).
     registered: Option<Arc<AtomicU64>>,
+    /// The size of the frame being handled, for the applied-bytes counter.
+    frame_bytes: usize,
     /// False for identities without write permission (admin users without sync write): their
     /// transactions are rejected with `NoPermission`, but they still receive data.
     can_write: bool,
@@ -227,38 +230,8 @@ where
         if let ClientMessage::Heartbeat { .. } = message {
             counters.inc(Counter::HeartbeatsReceived);
         }
-        let bytes = data.len();
-        let mut effects = self.session.on_message(message);
-        // Remember the size for the applied-bytes counter.
-        for effect in &mut effects {
-            if let Effect::Apply(tx) = effect {
-                let tx = std::mem::replace(
-                    tx,
-                    shared_types::protocol::ApplyTx {
-                        tx_id: 0,
-                        ops: vec![],
-                    },
-                );
-                let tx_id = tx.tx_id;
-                let answer = if self.can_write {
-                    self.service.hub.apply(
-                        self.session.peer(),
-                        tx,
-                        bytes,
-                        self.session.known().properties.clone(),
-                    )
-                } else {
-                    counters.inc(Counter::ClientTxsRejected);
-                    answered(Outcome::Rejected {
-                        code: shared_types::protocol::TxErrorCode::NoPermission,
-                        message: "this login may not send changes (no sync write permission)"
-                            .into(),
-                    })
-                };
-                self.pending.push_back((tx_id, answer));
-            }
-        }
-        effects.retain(|e| !matches!(e, Effect::Apply(_)));
+        self.frame_bytes = data.len();
+        let effects = self.session.on_message(message);
         if effects.iter().any(|e| matches!(e, Effect::Close(..))) {
             counters.inc(Counter::ErrorsProtocol);
         }
@@ -290,7 +263,7 @@ where
                 Effect::RefuseLogin(code, message) => {
                     self.refuse_login(code, message).await?;
                 }
-                Effect::Apply(_) => {}
+                Effect::Apply(tx) => self.submit(tx),
                 Effect::CatchUp => Box::pin(self.catch_up()).await?,
                 Effect::Close(code, message) => {
                     tracing::debug!(target: "SvSync", "(#{}) Closing: {message}", self.id);
@@ -307,6 +280,27 @@ where
         }
         self.publish_position();
         Ok(())
+    }
+
+    /// Hands a client transaction to the hub (or rejects it for a read-only login); its answer
+    /// joins the queue of answers, which go out in the order the transactions came.
+    fn submit(&mut self, tx: shared_types::protocol::ApplyTx) {
+        let tx_id = tx.tx_id;
+        let answer = if self.can_write {
+            self.service.hub.apply(
+                self.session.peer(),
+                tx,
+                self.frame_bytes,
+                self.session.known().properties.clone(),
+            )
+        } else {
+            self.service.hub.counters.inc(Counter::ClientTxsRejected);
+            answered(Outcome::Rejected {
+                code: shared_types::protocol::TxErrorCode::NoPermission,
+                message: "this login may not send changes (no sync write permission)".into(),
+            })
+        };
+        self.pending.push_back((tx_id, answer));
     }
 
     /// Tells the hub how far this client has been sent (for `obx_client_txs_behind`).

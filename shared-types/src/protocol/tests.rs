@@ -148,3 +148,26 @@ fn the_frame_is_a_one_entry_map_named_after_the_message() {
     // fixmap(1), fixstr(9) "Heartbeat", fixmap(1), fixstr(7) "time_ms", 1
     assert_eq!(frame, b"\x81\xa9Heartbeat\x81\xa7time_ms\x01");
 }
+
+#[test]
+fn a_decode_error_names_the_field_and_what_was_expected() {
+    let frame = rmp_serde::to_vec_named(&serde_json::json!({
+        "ApplyTx": {"tx_id": 1, "ops": [{"Put": {"entity": 1, "id": "x", "props": []}}]}
+    }))
+    .unwrap();
+    let err = decode_client(&frame).unwrap_err();
+    assert_eq!(err.path, "ApplyTx.ops[0].Put.id", "{err}");
+    assert!(err.message.contains("expected"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("malformed message: ApplyTx.ops[0].Put.id: invalid type: string \"x\""),
+        "{err}"
+    );
+    // A value the decoder quotes is cut short.
+    let long = "y".repeat(10_000);
+    let frame =
+        rmp_serde::to_vec_named(&serde_json::json!({"Heartbeat": {"time_ms": long}})).unwrap();
+    let err = decode_client(&frame).unwrap_err();
+    assert_eq!(err.path, "Heartbeat.time_ms", "{err}");
+    assert!(err.message.len() <= MAX_DECODE_MESSAGE_LEN + 3, "{err}");
+}
