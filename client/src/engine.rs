@@ -237,9 +237,14 @@ impl Engine {
             (_, ServerMessage::Heartbeat { .. }) => Ok(()),
             (_, ServerMessage::Error { code, message }) => {
                 out.push(Effect::Emit(Event::ServerError { code, message }));
-                out.push(Effect::Close {
-                    retry: Retry::Backoff,
-                });
+                // Replaced: another client with this peer id logged in; reconnecting would only
+                // take the peer id back from it, over and over.
+                let retry = if code == ErrorCode::Replaced {
+                    Retry::Never
+                } else {
+                    Retry::Backoff
+                };
+                out.push(Effect::Close { retry });
                 Ok(())
             }
             (

@@ -69,6 +69,28 @@ pub struct Identity {
     pub claims: Option<serde_json::Value>,
     /// May send changes: false for admin users without the sync write permission.
     pub can_write: bool,
+    /// The admin user's name (`Method::AdminUser`); `None` for other methods.
+    pub user: Option<String>,
+}
+
+impl Identity {
+    /// What two logins must share for the newer to take over the older's peer id: the admin user,
+    /// the JWT's `sub`, or the shared secret (every holder of it is equally trusted). `None` when
+    /// nothing was proven (unsecured mode, or a JWT without `sub`): such a login never takes
+    /// over a connected peer id.
+    pub fn takeover_key(&self) -> Option<String> {
+        match self.method {
+            Method::None => None,
+            Method::SharedSecret => Some("shared secret".to_owned()),
+            Method::Jwt(_) => self
+                .claims
+                .as_ref()
+                .and_then(|c| c.get("sub"))
+                .and_then(serde_json::Value::as_str)
+                .map(|sub| format!("jwt sub {sub}")),
+            Method::AdminUser => self.user.as_ref().map(|u| format!("admin user {u}")),
+        }
+    }
 }
 
 /// How a client was authenticated, or a kind of credential that can be required.
@@ -202,6 +224,7 @@ impl Authenticator {
                 method: Method::None,
                 claims: None,
                 can_write: true,
+                user: None,
             });
         }
         Err(combine(refused, unchecked))
@@ -430,6 +453,7 @@ impl Authenticator {
                 method: Method::None,
                 claims: None,
                 can_write: true,
+                user: None,
             }),
             Credential::None => Check::Unchecked(
                 "no credentials were given, and this server requires authentication".to_owned(),
@@ -442,6 +466,7 @@ impl Authenticator {
                             method: Method::SharedSecret,
                             claims: None,
                             can_write: true,
+                            user: None,
                         })
                     } else {
                         Check::Invalid(
@@ -467,6 +492,7 @@ impl Authenticator {
                             method,
                             claims: Some(claims),
                             can_write: true,
+                            user: None,
                         }),
                         Err(failure) => Check::Invalid(method, prefix(&method, failure)),
                     },
@@ -515,6 +541,7 @@ impl Authenticator {
                 method: Method::AdminUser,
                 claims: None,
                 can_write: found.permissions.sync_write,
+                user: Some(found.name),
             }),
             Ok(Some(found)) => Check::Invalid(
                 Method::AdminUser,

@@ -388,6 +388,10 @@ pub enum ErrorCode {
     /// An internal server error ended the connection. Not sent by this server (a failed
     /// transaction gets `TxRejected` instead); reserved for clients of other servers.
     Internal,
+    /// A newer login with the same peer id and the same identity took over this session (the
+    /// usual case: this connection was already dead). A client that still runs here shares its
+    /// peer id with another one; it should stop rather than reconnect.
+    Replaced,
     Other(u32),
 }
 
@@ -401,6 +405,7 @@ impl From<u32> for ErrorCode {
             5 => ErrorCode::TooSlow,
             6 => ErrorCode::ShuttingDown,
             7 => ErrorCode::Internal,
+            8 => ErrorCode::Replaced,
             other => ErrorCode::Other(other),
         }
     }
@@ -416,6 +421,7 @@ impl From<ErrorCode> for u32 {
             ErrorCode::TooSlow => 5,
             ErrorCode::ShuttingDown => 6,
             ErrorCode::Internal => 7,
+            ErrorCode::Replaced => 8,
             ErrorCode::Other(v) => v,
         }
     }

@@ -292,6 +292,27 @@ fn messages_out_of_order_and_garbage_close_the_connection() {
 }
 
 #[test]
+fn a_replaced_session_does_not_reconnect() {
+    let (_dir, mut engine) = engine(RequestUpdatesMode::Auto, Credentials::None);
+    log_in(&mut engine);
+    let effects = engine.on_message(
+        ServerMessage::Error {
+            code: ErrorCode::Replaced,
+            message: "a newer login with this peer id took over this session".into(),
+        },
+        0,
+    );
+    assert!(matches!(
+        events(&effects).as_slice(),
+        [Event::ServerError {
+            code: ErrorCode::Replaced,
+            ..
+        }]
+    ));
+    assert_eq!(close(&effects), Some(Retry::Never));
+}
+
+#[test]
 fn pushes_apply_and_report_changes_and_duplicates_are_ignored() {
     let (_dir, mut engine) = engine(RequestUpdatesMode::Auto, Credentials::None);
     log_in(&mut engine);

@@ -928,6 +928,7 @@ fn identity(method: Method, claims: Option<serde_json::Value>) -> Identity {
         method,
         claims,
         can_write: true,
+        user: None,
     }
 }
 

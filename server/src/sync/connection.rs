@@ -27,11 +27,12 @@ use tokio::sync::{broadcast, oneshot};
 use super::SyncService;
 use super::error::{Error, Result};
 use super::frames::{self, ChunkOp};
-use super::hub::answered;
+use super::hub::{Registration, answered};
 use super::limits::{InboundRate, Slot};
 use super::log::{Committed, Outcome};
 use super::session::{CatchUp, Effect, Session, name};
 use super::stats::Counter;
+use crate::credentials::Identity;
 use crate::store::{SnapshotCursor, SnapshotItem};
 
 /// How many log entries one catch-up `Push` carries at most.
@@ -70,6 +71,7 @@ where
         last_sent: Instant::now(),
         live: None,
         registered: None,
+        replaced: None,
         frame_bytes: 0,
         can_write: true,
         rate,
@@ -106,6 +108,9 @@ struct Connection<S> {
     /// Set while this connection holds its peer id in the hub: where it publishes the position
     /// it has sent (for `obx_client_txs_behind`).
     registered: Option<Arc<AtomicU64>>,
+    /// Fires when a newer login with this peer id and identity took over (see
+    /// `Hub::register_peer`).
+    replaced: Option<oneshot::Receiver<()>>,
     /// The size of the frame being handled, for the applied-bytes counter.
     frame_bytes: usize,
     /// False for identities without write permission (admin users without sync write): their
@@ -172,6 +177,16 @@ where
                         Err(broadcast::error::RecvError::Lagged(_)) => vec![Effect::CatchUp],
                         Err(broadcast::error::RecvError::Closed) => return Err(Error::ShuttingDown),
                     };
+                    self.run_effects(effects).await?;
+                }
+                () = replaced(&mut self.replaced), if self.replaced.is_some() => {
+                    self.replaced = None;
+                    // The hub already gave the peer id to the newer connection.
+                    self.registered = None;
+                    let effects = vec![Effect::Close(
+                        ErrorCode::Replaced,
+                        "a newer login with this peer id took over this session".into(),
+                    )];
                     self.run_effects(effects).await?;
                 }
                 _ = tick.tick() => self.on_tick().await?,
@@ -313,8 +328,9 @@ where
     async fn login(&mut self, login: Login) -> Result<Vec<Effect>> {
         let service = self.service.clone();
         match self.admit(&login).await {
-            Ok((version, can_write, position)) => {
-                self.registered = Some(position);
+            Ok((version, can_write, registration)) => {
+                self.registered = Some(registration.position);
+                self.replaced = Some(registration.replaced);
                 self.can_write = can_write;
                 service.hub.counters.inc(Counter::LoginSuccesses);
                 if super::is_schema_hash(&login.schema_full_hash)
@@ -365,12 +381,12 @@ where
     }
 
     /// Checks what the session leaves to the connection: the trial, the credentials, the
-    /// schema, and that no other connection holds the peer id. Returns the client's schema
-    /// version, whether it may write, and the hub's cell for its position.
+    /// schema, and that no other connection holds the peer id (or that this login may take it
+    /// over). Returns the client's schema version, whether it may write, and its registration.
     async fn admit(
         &mut self,
         login: &Login,
-    ) -> Result<(super::VersionInfo, bool, Arc<AtomicU64>), Refusal> {
+    ) -> Result<(super::VersionInfo, bool, Registration), Refusal> {
         let service = &self.service;
         // Only when a trial is configured (`--trial-days`): before acceptance ReqRejected,
         // after expiry TrialExpired.
@@ -405,9 +421,10 @@ where
                     ),
                 )
             })?;
-        let position = service
+        let takeover = identity.as_ref().and_then(Identity::takeover_key);
+        let registration = service
             .hub
-            .register_peer(login.peer_id, self.id)
+            .register_peer(login.peer_id, self.id, takeover)
             .ok_or_else(|| {
                 Refusal::Other(
                     LoginCode::ClientIdTaken,
@@ -417,7 +434,7 @@ where
                     ),
                 )
             })?;
-        Ok((version, identity.is_none_or(|i| i.can_write), position))
+        Ok((version, identity.is_none_or(|i| i.can_write), registration))
     }
 
     /// Refuses the login before any check the connection does (the session's own checks).
@@ -732,6 +749,19 @@ fn frame_len(message: &Message) -> usize {
         Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data.len(),
         Message::Text(text) => text.len(),
         Message::Close(_) => 0,
+    }
+}
+
+/// Resolves once the hub says a newer login took the peer id over.
+async fn replaced(notice: &mut Option<oneshot::Receiver<()>>) {
+    match notice {
+        // A dropped sender (the registration ended otherwise) is not a takeover.
+        Some(notice) => {
+            if notice.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 

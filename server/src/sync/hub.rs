@@ -38,8 +38,22 @@ pub struct Hub {
 #[derive(Debug)]
 struct Peer {
     connection: u64,
+    /// What a newer login must have proven to take this peer id over (see
+    /// `credentials::Identity::takeover_key`); `None`: it cannot be taken over.
+    identity: Option<String>,
     /// The last seq sent to it, updated by its connection (for `obx_client_txs_behind`).
     position: Arc<std::sync::atomic::AtomicU64>,
+    /// Tells the connection that a newer login took its peer id over.
+    replaced: oneshot::Sender<()>,
+}
+
+/// A connection's hold on its peer id in the hub.
+#[derive(Debug)]
+pub struct Registration {
+    /// Where the connection publishes the position it has sent.
+    pub position: Arc<std::sync::atomic::AtomicU64>,
+    /// Fires when a newer login with the same peer id and identity took over.
+    pub replaced: oneshot::Receiver<()>,
 }
 
 impl Hub {
@@ -65,26 +79,40 @@ impl Hub {
         self.log.subscribe()
     }
 
-    /// Registers a logged-in peer; `None` if another live connection holds this peer id. The
-    /// connection stores the position it sent into the returned cell.
+    /// Registers a logged-in peer. If another connection holds the peer id, a login with the
+    /// same proven identity takes it over (the older connection is told through its
+    /// [`Registration::replaced`] and closes); otherwise `None` (`CLIENT_ID_TAKEN`).
     pub fn register_peer(
         &self,
         peer: u64,
         connection: u64,
-    ) -> Option<Arc<std::sync::atomic::AtomicU64>> {
+        identity: Option<String>,
+    ) -> Option<Registration> {
         let mut peers = crate::lock(&self.peers);
-        if peers.contains_key(&peer) {
-            return None;
+        if let Some(old) = peers.get(&peer) {
+            if identity.is_none() || old.identity != identity {
+                return None;
+            }
+            if let Some(old) = peers.remove(&peer) {
+                tracing::debug!(target: "SvLgIn", "({:04X}) A new login takes over peer id {peer:016X} from connection #{}", peer >> 48, old.connection);
+                let _ = old.replaced.send(());
+            }
         }
         let position = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (replaced, notice) = oneshot::channel();
         peers.insert(
             peer,
             Peer {
                 connection,
+                identity,
                 position: position.clone(),
+                replaced,
             },
         );
-        Some(position)
+        Some(Registration {
+            position,
+            replaced: notice,
+        })
     }
 
     /// Releases a peer id when its connection ends.

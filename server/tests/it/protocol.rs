@@ -652,6 +652,91 @@ async fn manual_clients_get_nothing_until_they_ask() {
 }
 
 #[tokio::test]
+async fn a_login_that_proves_the_same_identity_takes_over_a_connected_peer_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), |c| {
+        c.unsecured_no_authentication = false;
+        c.auth.shared_secret = Some(sync_server::config::SharedSecret {
+            value: "s3cret".into(),
+            required: false,
+        });
+    })
+    .await;
+    let (full, base) = example_hashes();
+    let login = |raw: &Raw, peer_id: u64| {
+        let hmac = shared_types::shared_secret::shared_secret_proof(b"s3cret", &raw.nonce, peer_id);
+        ClientMessage::Login(Login {
+            protocol_version: PROTOCOL_VERSION,
+            peer_id,
+            credentials: vec![Credential::SharedSecret { hmac }],
+            schema_full_hash: full.clone(),
+            schema_base_hash: base.clone(),
+            last_seq: 0,
+            mode: RequestUpdatesMode::Auto,
+            last_tx_id: 0,
+        })
+    };
+    let logged_in = |m: &ServerMessage| {
+        matches!(
+            m,
+            ServerMessage::LoginResult {
+                code: LoginCode::Ok,
+                ..
+            }
+        )
+    };
+    // The first connection of peer 7 logs in and writes; it is never closed by the client (a
+    // connection that broke without a close looks the same to the server).
+    let mut old = Raw::connect(server.addr).await;
+    old.send(&login(&old, 7)).await;
+    assert!(logged_in(&old.recv().await));
+    old.until_complete().await;
+    old.send(&apply(1, vec![put_task(7, 1, "before the takeover", 1)]))
+        .await;
+    assert!(matches!(
+        old.recv().await,
+        ServerMessage::Ack { tx_id: 1, .. }
+    ));
+
+    // A new login with the same peer id and a valid proof takes over at once.
+    let mut new = Raw::connect(server.addr).await;
+    new.send(&login(&new, 7)).await;
+    assert!(logged_in(&new.recv().await));
+    // (After the push of its own transaction, which was still on its way.)
+    let mut told = old.recv().await;
+    if let ServerMessage::Push { .. } = told {
+        told = old.recv().await;
+    }
+    match told {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, ErrorCode::Replaced);
+            assert!(message.contains("took over"), "{message}");
+        }
+        other => panic!("the old connection must be told: {other:?}"),
+    }
+    assert!(old.closed().await);
+    // The new connection is the peer's now: it catches up and its transactions continue the
+    // old one's (a resent tx 1 is a duplicate).
+    let (messages, _) = new.until_complete().await;
+    assert_eq!(texts(&messages).len(), 1);
+    new.send(&apply(1, vec![put_task(7, 1, "resent", 1)])).await;
+    assert!(matches!(
+        new.recv().await,
+        ServerMessage::Ack { tx_id: 1, .. }
+    ));
+    new.send(&apply(2, vec![put_task(7, 2, "after the takeover", 1)]))
+        .await;
+    assert!(matches!(
+        new.recv().await,
+        ServerMessage::Ack { tx_id: 2, .. }
+    ));
+
+    // Without credentials nothing is proven: in unsecured mode a connected peer id stays taken
+    // (login_refusals_have_their_codes_and_others_are_unaffected).
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn shared_secret_logins_prove_the_secret_without_sending_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), |c| {
