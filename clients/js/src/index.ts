@@ -5,3 +5,12 @@ export { Model, ModelError, PropertyType, PropertyFlags, EntityFlags } from './m
 export type { Entity, Property, Relation, IdUid } from './model.js';
 export { DecodeError } from './msgpack.js';
 export { sha256, hmacSha256, toHex } from './sha256.js';
+export { LocalStore, StoreError, KEY, META, SYNC_CLOCK_LOGICAL_BITS } from './store.js';
+export type { StorageAdapter, Change, SyncState } from './store.js';
+export { ValueError } from './values.js';
+export type { PlainObject } from './values.js';
+export { Engine, retryAfterLogin, sharedSecretProof } from './engine.js';
+export type { Credentials, Retry, SyncEvent, EngineHost, EngineState } from './engine.js';
+export { SyncClient, INITIAL_BACKOFF_MS, MAX_BACKOFF_MS, CONNECT_TIMEOUT_MS } from './client.js';
+export type { SyncClientOptions, ClientState, ClientEvent, WebSocketLike, WebSocketFactory } from './client.js';
+export { MemoryStorage } from './storage/memory.js';
