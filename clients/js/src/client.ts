@@ -7,7 +7,7 @@
 // transaction; a one-second timer drives heartbeats and the idle timeout.
 
 import { Engine, type Credentials, type EngineState, type Retry, type SyncEvent } from './engine.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, type RequestUpdatesMode } from './protocol.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, LoginCode, codeName, type RequestUpdatesMode } from './protocol.js';
 import type { LocalStore } from './store.js';
 
 /** The first reconnect delay; it doubles after each failed attempt. */
@@ -44,6 +44,8 @@ export interface SyncClientOptions {
   connectTimeoutMs?: number;
   /** Creates the WebSocket; defaults to the global `WebSocket`, else the `ws` package. */
   webSocket?: WebSocketFactory;
+  /** Sees every frame sent (`out`) and received (`in`), for debugging and tests. */
+  trace?: (direction: 'in' | 'out', frame: Uint8Array) => void;
 }
 
 /** What the client is doing. */
@@ -164,11 +166,12 @@ export class SyncClient {
         off();
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (state ${this.state}, queue ${this.store.queueLength()})`));
       }, timeoutMs);
-      const check = (event?: ClientEvent) => {
-        if (event?.type === 'loginFailed' && event.retry !== 'backoff') {
+      const check = () => {
+        const blocked = this.engine.blocked;
+        if (blocked) {
           clearTimeout(timer);
           off();
-          reject(new Error(`login failed with ${event.codeName} (${event.code}): ${event.message}`));
+          reject(new Error(`login failed with ${codeName(LoginCode, blocked.code) ?? 'code'} (${blocked.code}): ${blocked.message}`));
         } else if (predicate()) {
           clearTimeout(timer);
           off();
@@ -191,7 +194,10 @@ export class SyncClient {
 
   private sendFrame(frame: Uint8Array): void {
     const ws = this.socket;
-    if (ws && ws.readyState === 1) ws.send(frame);
+    if (ws && ws.readyState === 1) {
+      this.options.trace?.('out', frame);
+      ws.send(frame);
+    }
   }
 
   private emit(event: ClientEvent): void {
@@ -335,10 +341,15 @@ export class SyncClient {
       const timer = setInterval(() => this.engine.onTick(now()), TICK_INTERVAL_MS);
       ws.onmessage = (ev) => {
         const data = ev.data;
-        if (typeof data === 'string') this.engine.onTextFrame();
-        else if (data instanceof ArrayBuffer) void this.engine.onFrame(new Uint8Array(data), now());
-        else if (ArrayBuffer.isView(data)) void this.engine.onFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), now());
-        else this.engine.onTextFrame();
+        let frame: Uint8Array | undefined;
+        if (data instanceof ArrayBuffer) frame = new Uint8Array(data);
+        else if (ArrayBuffer.isView(data)) frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        if (!frame) {
+          this.engine.onTextFrame();
+          return;
+        }
+        this.options.trace?.('in', frame);
+        void this.engine.onFrame(frame, now());
       };
       ws.onclose = () => end('backoff');
       ws.onerror = () => end('backoff');

@@ -75,7 +75,7 @@ export function retryAfterLogin(code: number): Retry {
 export class Engine {
   state: EngineState = 'disconnected';
   /** Set by a login failure that must not be retried as is; cleared by new credentials. */
-  blocked: { code: number; retry: Retry } | undefined;
+  blocked: { code: number; retry: Retry; message: string } | undefined;
   private sentUpTo = 0;
   private caughtUp = false;
   private completedSeq: number | undefined;
@@ -267,7 +267,7 @@ export class Engine {
 
   private failLogin(code: number, message: string): void {
     const retry = retryAfterLogin(code);
-    if (retry !== 'backoff') this.blocked = { code, retry };
+    if (retry !== 'backoff') this.blocked = { code, retry, message };
     this.host.emit({ type: 'loginFailed', code, codeName: codeName(LoginCode, code) ?? `code ${code}`, message, retry });
     this.host.close(retry);
   }
@@ -314,9 +314,11 @@ export class Engine {
 
   /** Marks the client caught up as of `seq`; reports it once per `seq` (FullSyncEnd is followed by SyncComplete). */
   private completed(seq: number): void {
-    if (!this.caughtUp || this.completedSeq !== seq) this.host.emit({ type: 'syncComplete', seq });
+    const report = !this.caughtUp || this.completedSeq !== seq;
+    // The state changes before the event, so listeners see the client caught up.
     this.caughtUp = true;
     this.completedSeq = seq;
+    if (report) this.host.emit({ type: 'syncComplete', seq });
   }
 
   /** Sends every queued transaction not yet sent on this connection. */

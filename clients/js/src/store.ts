@@ -430,6 +430,7 @@ export class LocalStore {
     await this.write((t) => {
       const key = linkKey(relation.id.id, source, target);
       const changed = add ? t.putLink(key) : t.deleteLink(key);
+      if (changed) t.changes.put(entity.id.id, source);
       if (!changed || !isSyncEnabled(entity)) return;
       const op: Op = {
         kind: add ? 'RelAdd' : 'RelRemove',
@@ -816,8 +817,8 @@ class Txn {
         const source = this.localOf(found.entity, op.source, true) ?? 0;
         const target = this.localOf(found.target, op.target, true) ?? 0;
         const key = linkKey(op.relation, source, target);
-        if (op.kind === 'RelAdd') this.putLink(key);
-        else this.deleteLink(key);
+        // A link change counts as a change of its source object, for listeners and live queries.
+        if (op.kind === 'RelAdd' ? this.putLink(key) : this.deleteLink(key)) this.changes.put(found.entity.id.id, source);
         return;
       }
     }
