@@ -72,7 +72,9 @@ export class SyncClient {
   private factory: WebSocketFactory | undefined;
 
   constructor(
-    readonly store: LocalStore,
+    // Any typed store: the engine only uses the untyped protocol methods.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    readonly store: LocalStore<any>,
     private options: SyncClientOptions,
   ) {
     this.urls = Array.isArray(options.url) ? [...options.url] : [options.url];

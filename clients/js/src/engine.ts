@@ -88,7 +88,9 @@ export class Engine {
   private connection = 0;
 
   constructor(
-    readonly store: LocalStore,
+    // Any typed store: the engine only uses the untyped protocol methods.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    readonly store: LocalStore<any>,
     private host: EngineHost,
     private options: { mode: RequestUpdatesMode; credentials: Credentials },
   ) {}

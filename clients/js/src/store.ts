@@ -24,6 +24,7 @@ import {
 import {
   type GlobalId, type Op, type Props, type TxEntry, type Value, decodeClient, encodeClient, readProps, writeProps,
 } from './protocol.js';
+import { Query } from './query.js';
 import { type PlainObject, objectToProps, propsToObject } from './values.js';
 
 /** Persists the store's keys and values; `commit` is atomic and durable when it resolves. */
@@ -111,8 +112,14 @@ interface State {
   settling: Map<number, SettlingTx>;
 }
 
-/** The local store of one model. Open it with `LocalStore.open`. */
-export class LocalStore {
+/** Entity names to their object types, as `codegen` writes them (`Entities`); any interface fits. */
+export type EntityMap = object;
+
+/** What `put` accepts: any subset of the properties; a missing or null id makes a new object. */
+export type Input<T> = { [P in keyof T]?: T[P] | null };
+
+/** The local store of one model. Open it with `LocalStore.open`; `T` gives typed objects. */
+export class LocalStore<T extends EntityMap = Record<string, PlainObject>> {
   private chain: Promise<unknown> = Promise.resolve();
   private changeListeners = new Set<(changes: Change[]) => void>();
   private queueListeners = new Set<() => void>();
@@ -128,7 +135,7 @@ export class LocalStore {
   ) {}
 
   /** Loads the store from `adapter`, creating the bookkeeping (and a random peer id) for a new one. */
-  static async open(model: Model, adapter: StorageAdapter): Promise<LocalStore> {
+  static async open<T extends EntityMap = Record<string, PlainObject>>(model: Model, adapter: StorageAdapter): Promise<LocalStore<T>> {
     const state: State = {
       meta: new Map(),
       objects: new Map(),
@@ -148,7 +155,7 @@ export class LocalStore {
       throw new StoreError(`store layout version ${format} is newer than this client supports (${STORE_FORMAT_VERSION})`);
     }
     let peerId = state.meta.get(META.peerId) ?? 0n;
-    const store = new LocalStore(model, adapter, state, peerId);
+    const store = new LocalStore<T>(model, adapter, state, peerId);
     if (peerId === 0n) {
       peerId = randomPeerId();
       (store as { peerId: bigint }).peerId = peerId;
@@ -164,9 +171,9 @@ export class LocalStore {
   }
 
   /** Writes an object and returns its local id (a new object when its id is absent, null or 0). */
-  async put(entityName: string, object: PlainObject): Promise<number> {
+  async put<K extends keyof T & string>(entityName: K, object: Input<T[K]>): Promise<number> {
     const entity = this.entity(entityName);
-    const { id: given, props } = objectToProps(entity, object);
+    const { id: given, props } = objectToProps(entity, object as PlainObject);
     return this.write((t) => {
       const id = given === undefined ? t.allocateId(entity) : (t.reserveId(entity, given), given);
       const clock = syncClockProperty(entity);
@@ -181,9 +188,9 @@ export class LocalStore {
   }
 
   /** Writes several objects of one entity in one local transaction (and one queued transaction). */
-  async putMany(entityName: string, objects: PlainObject[]): Promise<number[]> {
+  async putMany<K extends keyof T & string>(entityName: K, objects: Array<Input<T[K]>>): Promise<number[]> {
     const entity = this.entity(entityName);
-    const converted = objects.map((o) => objectToProps(entity, o));
+    const converted = objects.map((o) => objectToProps(entity, o as PlainObject));
     return this.write((t) => {
       const ops: Op[] = [];
       const ids = converted.map(({ id: given, props }) => {
@@ -201,7 +208,7 @@ export class LocalStore {
   }
 
   /** Removes an object; returns whether it existed. */
-  async remove(entityName: string, id: number): Promise<boolean> {
+  async remove(entityName: keyof T & string, id: number): Promise<boolean> {
     const entity = this.entity(entityName);
     return this.write((t) => {
       if (!t.removeObject(entity, id)) return false;
@@ -212,17 +219,17 @@ export class LocalStore {
   }
 
   /** Adds a standalone relation link from `source` (an object of `entityName`) to `target`. */
-  async link(entityName: string, relationName: string, source: number, target: number): Promise<void> {
+  async link(entityName: keyof T & string, relationName: string, source: number, target: number): Promise<void> {
     await this.changeLink(entityName, relationName, source, target, true);
   }
 
   /** Removes a standalone relation link. */
-  async unlink(entityName: string, relationName: string, source: number, target: number): Promise<void> {
+  async unlink(entityName: keyof T & string, relationName: string, source: number, target: number): Promise<void> {
     await this.changeLink(entityName, relationName, source, target, false);
   }
 
   /** Local ids of the targets `source` links to through a standalone relation, ascending. */
-  linked(entityName: string, relationName: string, source: number): number[] {
+  linked(entityName: keyof T & string, relationName: string, source: number): number[] {
     const entity = this.entity(entityName);
     const relation = relationByName(entity, relationName);
     const prefix = `${KEY.link}${relation.id.id}:${source}:`;
@@ -232,23 +239,36 @@ export class LocalStore {
   }
 
   /** The object with every property of its entity, or `undefined`. */
-  get(entityName: string, id: number): PlainObject | undefined {
+  get<K extends keyof T & string>(entityName: K, id: number): T[K] | undefined {
     const entity = this.entity(entityName);
     const props = this.state.objects.get(entity.id.id)?.get(id);
-    return props && propsToObject(entity, id, props);
+    return props && (propsToObject(entity, id, props) as T[K]);
   }
 
   /** All objects of an entity, in id order. */
-  all(entityName: string): PlainObject[] {
+  all<K extends keyof T & string>(entityName: K): Array<T[K]> {
     const entity = this.entity(entityName);
     const objects = this.state.objects.get(entity.id.id);
     if (!objects) return [];
-    return [...objects.keys()].sort((a, b) => a - b).map((id) => propsToObject(entity, id, objects.get(id)!));
+    return [...objects.keys()].sort((a, b) => a - b).map((id) => propsToObject(entity, id, objects.get(id)!) as T[K]);
   }
 
   /** How many objects an entity has. */
-  count(entityName: string): number {
+  count(entityName: keyof T & string): number {
     return this.state.objects.get(this.entity(entityName).id.id)?.size ?? 0;
+  }
+
+  /** A query on one entity: `store.query('Task').where('done', 'eq', false).orderBy('date').find()`. */
+  query<K extends keyof T & string>(entityName: K): Query<T[K]> {
+    return new Query<T[K]>(this as unknown as LocalStore, this.entity(entityName));
+  }
+
+  /** Calls `listener` after every committed write that put or removed objects of `entityName`. */
+  subscribe(entityName: keyof T & string, listener: (change: Change) => void): () => void {
+    const entity = this.entity(entityName);
+    return this.onChange((changes) => {
+      for (const c of changes) if (c.entity === entity.name) listener(c);
+    });
   }
 
   /** The stored values of an object (relations as local ids). */
@@ -269,7 +289,7 @@ export class LocalStore {
   }
 
   /** The object's global id as other peers know it. */
-  globalId(entityName: string, id: number): GlobalId {
+  globalId(entityName: keyof T & string, id: number): GlobalId {
     return globalOf(this.state, this.peerId, this.entity(entityName), id);
   }
 
