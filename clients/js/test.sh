@@ -23,4 +23,5 @@ if [[ "$(cat node_modules/.installed-lock-hash 2>/dev/null)" != "$lock_hash" ]];
   echo "$lock_hash" > node_modules/.installed-lock-hash
 fi
 npx tsc -p tsconfig.json
+node bundle.mjs
 node --test --test-concurrency=1 --test-reporter=spec test/*.test.mjs
