@@ -5,13 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, EXAMPLE_MODEL, ROOT } from './support.mjs';
+import { startServer, EXAMPLE_MODEL, ROOT, CHROMIUM, CHROMIUM_ARGS } from './support.mjs';
 
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const BUNDLE = join(ROOT, 'clients/js/dist/browser/sync-server-client.js');
 
 /** Serves the SDK bundle, the example model and an empty page on 127.0.0.1; resolves with its URL and a close function. */

@@ -13,6 +13,12 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const JS = resolve(ROOT, 'clients/js');
 export const SERVER_BIN = resolve(JS, process.env.SYNC_SERVER_BIN ?? '../../target/debug/sync-server');
 export const CLIENT_BIN = resolve(JS, process.env.SYNC_CLIENT_BIN ?? '../../target/debug/sync-client');
+/** Debian's Chromium, driven by playwright-core (never a downloaded browser). */
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
 export const EXAMPLE_MODEL = join(ROOT, 'examples/objectbox-model.json');
 export const exampleModel = () => Model.fromJson(readFileSync(EXAMPLE_MODEL, 'utf8'));
 
