@@ -354,7 +354,7 @@ function uidList(obj: JsonObject, key: string): bigint[] {
 }
 
 /** JSON.parse, but integers beyond 2^53 become `bigint` so 64-bit UIDs keep every digit. */
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   let i = 0;
   const fail = (what: string): never => {
     const line = text.slice(0, i).split('\n').length;
