@@ -16,15 +16,26 @@ export type Packed =
   | Packed[]
   | PackedMap;
 
-/** A decoded MessagePack map: its entries in the order they were read. */
+/** A decoded MessagePack map: keys and values alternating, in the order they were read. */
 export class PackedMap {
-  constructor(readonly entries: Array<[Packed, Packed]>) {}
+  constructor(readonly flat: Packed[]) {}
+
+  /** How many entries the map has. */
+  get size(): number {
+    return this.flat.length / 2;
+  }
+
+  /** The entries as [key, value] pairs. */
+  get entries(): Array<[Packed, Packed]> {
+    const out: Array<[Packed, Packed]> = [];
+    for (let i = 0; i < this.flat.length; i += 2) out.push([this.flat[i]!, this.flat[i + 1]!]);
+    return out;
+  }
 
   /** The value under string key `key`, or `undefined` (the first entry wins on duplicates). */
   get(key: string): Packed | undefined {
-    for (const [k, v] of this.entries) {
-      if (k === key) return v;
-    }
+    const flat = this.flat;
+    for (let i = 0; i < flat.length; i += 2) if (flat[i] === key) return flat[i + 1];
     return undefined;
   }
 }
@@ -35,6 +46,8 @@ export class DecodeError extends Error {
 }
 
 const MAX_DEPTH = 64;
+/** BigInts of the fixint range, made once: most integers on the wire are small. */
+const SMALL = Array.from({ length: 160 }, (_, i) => BigInt(i - 32));
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 const U64_MAX = (1n << 64n) - 1n;
@@ -56,6 +69,12 @@ export class Writer {
     return this.buf.slice(0, this.len);
   }
 
+  /** Forgets what was written, keeping the buffer for reuse. */
+  reset(): this {
+    this.len = 0;
+    return this;
+  }
+
   nil(): void {
     this.byte(0xc0);
   }
@@ -66,6 +85,10 @@ export class Writer {
 
   /** An unsigned integer in the smallest format; throws if it is negative or above u64. */
   uint(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v < 128 && Number.isInteger(v)) {
+      this.byte(v);
+      return;
+    }
     const n = typeof v === 'bigint' ? v : toBigIntExact(v);
     if (n < 0n || n > U64_MAX) throw new RangeError(`${n} is not an unsigned 64-bit integer`);
     this.intBig(n);
@@ -73,6 +96,10 @@ export class Writer {
 
   /** A signed or unsigned integer in the smallest format (i64 range or u64 range). */
   int(v: number | bigint): void {
+    if (typeof v === 'bigint' && v >= 0n && v < 128n) {
+      this.byte(Number(v));
+      return;
+    }
     const n = typeof v === 'bigint' ? v : toBigIntExact(v);
     if (n < I64_MIN || n > U64_MAX) throw new RangeError(`${n} does not fit in 64 bits`);
     this.intBig(n);
@@ -87,6 +114,16 @@ export class Writer {
   }
 
   str(s: string): void {
+    if (s.length < 32) {
+      let ascii = true;
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) ascii = false;
+      if (ascii) {
+        this.ensure(1 + s.length);
+        this.buf[this.len++] = 0xa0 | s.length;
+        for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+        return;
+      }
+    }
     const bytes = textEncoder.encode(s);
     const n = bytes.length;
     if (n < 32) this.byte(0xa0 | n);
@@ -225,8 +262,8 @@ class Reader {
     if (depth > MAX_DEPTH) throw new DecodeError(`nesting deeper than ${MAX_DEPTH} levels`);
     const at = this.pos;
     const b = this.u8();
-    if (b < 0x80) return BigInt(b);
-    if (b >= 0xe0) return BigInt(b - 0x100);
+    if (b < 0x80) return SMALL[b + 32]!;
+    if (b >= 0xe0) return SMALL[b - 0x100 + 32]!;
     if ((b & 0xf0) === 0x80) return this.map(b & 0x0f, depth);
     if ((b & 0xf0) === 0x90) return this.array(b & 0x0f, depth);
     if ((b & 0xe0) === 0xa0) return this.str(b & 0x1f);
@@ -247,8 +284,10 @@ class Reader {
         return this.need(4, () => this.view.getFloat32(this.pos), 4);
       case 0xcb:
         return this.need(8, () => this.view.getFloat64(this.pos), 8);
-      case 0xcc:
-        return BigInt(this.u8());
+      case 0xcc: {
+        const v = this.u8();
+        return v < 128 ? SMALL[v + 32]! : BigInt(v);
+      }
       case 0xcd:
         return BigInt(this.u16());
       case 0xce:
@@ -293,16 +332,28 @@ class Reader {
 
   private map(n: number, depth: number): PackedMap {
     if (n * 2 > this.bytes.length - this.pos) throw this.truncated(n * 2);
-    const entries: Array<[Packed, Packed]> = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = this.value(depth + 1);
-      entries[i] = [k, this.value(depth + 1)];
-    }
-    return new PackedMap(entries);
+    const flat: Packed[] = new Array(n * 2);
+    for (let i = 0; i < n * 2; i++) flat[i] = this.value(depth + 1);
+    return new PackedMap(flat);
   }
 
   private str(n: number): string {
     const at = this.pos;
+    if (n < 32 && at + n <= this.bytes.length) {
+      // Short ASCII strings (field names, most values) skip the TextDecoder call.
+      const b = this.bytes;
+      let s = '';
+      let i = at;
+      for (; i < at + n; i++) {
+        const c = b[i]!;
+        if (c > 0x7f) break;
+        s += String.fromCharCode(c);
+      }
+      if (i === at + n) {
+        this.pos += n;
+        return s;
+      }
+    }
     const bytes = this.take(n);
     try {
       return textDecoder.decode(bytes);

@@ -570,9 +570,9 @@ function readOp(packed: Packed, path: string): Op {
 /** Splits an externally tagged enum value into its variant name and body. */
 function envelope(packed: Packed, what: string): [string, Packed | undefined] {
   if (typeof packed === 'string') return [packed, undefined];
-  if (packed instanceof PackedMap && packed.entries.length === 1) {
-    const [k, v] = packed.entries[0]!;
-    if (typeof k === 'string') return [k, v];
+  if (packed instanceof PackedMap && packed.size === 1) {
+    const k = packed.flat[0]!;
+    if (typeof k === 'string') return [k, packed.flat[1]!];
   }
   throw new DecodeError(`${what}: expected a one-entry map from a name, or a name, found ${kind(packed)}`);
 }
@@ -683,5 +683,5 @@ function kind(v: Packed | undefined): string {
   if (typeof v === 'boolean') return `bool ${v}`;
   if (v instanceof Uint8Array) return `bin of ${v.length} bytes`;
   if (Array.isArray(v)) return `array of ${v.length}`;
-  return `map of ${v.entries.length}`;
+  return `map of ${v.size}`;
 }

@@ -105,8 +105,10 @@ interface State {
   meta: Map<string, bigint>;
   objects: Map<number, Map<number, Props>>;
   nextIds: Map<number, number>;
-  globalToLocal: Map<string, number>;
-  localToGlobal: Map<string, GlobalId>;
+  /** entity → peer → peer's local id → local id, for objects created by other peers. */
+  globalToLocal: Map<number, Map<bigint, Map<bigint, number>>>;
+  /** entity → local id → global id; the reverse of `globalToLocal`. */
+  localToGlobal: Map<number, Map<number, GlobalId>>;
   links: Set<string>;
   queue: Map<number, QueuedTx>;
   settling: Map<number, SettlingTx>;
@@ -580,9 +582,8 @@ class Txn {
     objects.set(id, props);
     const map = objects;
     this.undo.push(() => (had === undefined ? map.delete(id) : map.set(id, had)));
-    const w = new Writer(64);
-    writeProps(w, props);
-    this.persisted.set(`${KEY.object}${entity.id.id}:${id}`, w.finish());
+    writeProps(SCRATCH.reset(), props);
+    this.persisted.set(`${KEY.object}${entity.id.id}:${id}`, SCRATCH.finish());
   }
 
   /** Removes the object and the links it is the source of; returns whether it existed. */
@@ -628,19 +629,16 @@ class Txn {
       if (allocate) this.reserveId(entity, Number(local));
       return Number(local);
     }
-    const key = `${KEY.globalToLocal}${entity.id.id}:${peer}:${local}`;
-    const known = this.s.globalToLocal.get(key);
+    const known = this.s.globalToLocal.get(entity.id.id)?.get(peer)?.get(local);
     if (known !== undefined) return known;
     if (!allocate) return undefined;
     const id = this.allocateId(entity);
-    const reverse = `${entity.id.id}:${id}`;
-    this.s.globalToLocal.set(key, id);
-    this.s.localToGlobal.set(reverse, gid);
+    mapGlobal(this.s, entity.id.id, gid, id);
     this.undo.push(() => {
-      this.s.globalToLocal.delete(key);
-      this.s.localToGlobal.delete(reverse);
+      this.s.globalToLocal.get(entity.id.id)?.get(peer)?.delete(local);
+      this.s.localToGlobal.get(entity.id.id)?.delete(id);
     });
-    this.persisted.set(key, packU64(BigInt(id)));
+    this.persisted.set(`${KEY.globalToLocal}${entity.id.id}:${peer}:${local}`, packU64(BigInt(id)));
     return id;
   }
 
@@ -809,8 +807,10 @@ class Txn {
 
   /** Applies one op received from the server, skipping unknown entities and objects in `skip`. */
   applyOp(op: Op, skip: Set<string> | undefined): void {
-    const object = opObject(op);
-    if (skip && object && skip.has(object)) return;
+    if (skip && skip.size > 0) {
+      const object = opObject(op);
+      if (object && skip.has(object)) return;
+    }
     switch (op.kind) {
       case 'Put': {
         const entity = this.model.entity(op.entity);
@@ -857,6 +857,8 @@ class Txn {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A reusable encoder for stored values; `finish()` copies, so reuse is safe. */
+const SCRATCH = new Writer(1024);
 
 function loadEntry(s: State, key: string, value: Uint8Array): void {
   const fail = (why: string): never => {
@@ -872,9 +874,7 @@ function loadEntry(s: State, key: string, value: Uint8Array): void {
     } else if (key.startsWith(KEY.nextId)) s.nextIds.set(Number(key.slice(2)), Number(unpackU64(value)));
     else if (key.startsWith(KEY.globalToLocal)) {
       const [entity, peer, local] = key.slice(2).split(':');
-      const id = Number(unpackU64(value));
-      s.globalToLocal.set(key, id);
-      s.localToGlobal.set(`${entity}:${id}`, [BigInt(peer!), BigInt(local!)]);
+      mapGlobal(s, Number(entity), [BigInt(peer!), BigInt(local!)], Number(unpackU64(value)));
     } else if (key.startsWith(KEY.link)) s.links.add(key);
     else if (key.startsWith(KEY.queue)) s.queue.set(Number(key.slice(2)), queued(value));
     else if (key.startsWith(KEY.settling)) {
@@ -898,7 +898,18 @@ function queued(frame: Uint8Array): QueuedTx {
 
 function globalOf(s: State, peerId: bigint, entity: Entity, id: number): GlobalId {
   if (hasSharedGlobalIds(entity)) return [0n, BigInt(id)];
-  return s.localToGlobal.get(`${entity.id.id}:${id}`) ?? [peerId, BigInt(id)];
+  return s.localToGlobal.get(entity.id.id)?.get(id) ?? [peerId, BigInt(id)];
+}
+
+function mapGlobal(s: State, entity: number, gid: GlobalId, id: number): void {
+  let byPeer = s.globalToLocal.get(entity);
+  if (!byPeer) s.globalToLocal.set(entity, (byPeer = new Map()));
+  let byLocal = byPeer.get(gid[0]);
+  if (!byLocal) byPeer.set(gid[0], (byLocal = new Map()));
+  byLocal.set(gid[1], id);
+  let reverse = s.localToGlobal.get(entity);
+  if (!reverse) s.localToGlobal.set(entity, (reverse = new Map()));
+  reverse.set(id, gid);
 }
 
 function relationByName(entity: Entity, name: string) {
@@ -957,10 +968,11 @@ function setProp(props: Props, pid: number, value: bigint): void {
   else props.push([pid, v]);
 }
 
+const U64_SCRATCH = new Writer(16);
+
 function packU64(v: bigint): Uint8Array {
-  const w = new Writer(9);
-  w.uint(v);
-  return w.finish();
+  U64_SCRATCH.reset().uint(v);
+  return U64_SCRATCH.finish();
 }
 
 function unpackU64(bytes: Uint8Array): bigint {
