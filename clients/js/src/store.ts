@@ -353,14 +353,18 @@ export class LocalStore<T extends EntityMap = Record<string, PlainObject>> {
   applyPush(txs: TxEntry[]): Promise<void> {
     return this.write((t) => {
       let lastSeq = t.meta(META.lastSeq);
+      // The queued objects change only when an own entry drops transactions; computing them
+      // once per message (not per entry) keeps a long queue from making catch-up quadratic.
+      let queued: Set<string> | undefined;
       for (const tx of txs) {
         if (tx.seq <= lastSeq) continue;
-        if (tx.origin !== this.peerId) {
-          const pending = t.pendingObjectsAt(tx.seq);
-          for (const op of tx.ops) t.applyOp(op, pending);
-        } else if (tx.txId > 0) {
+        if (tx.origin === this.peerId && tx.txId > 0) {
           t.dropAcknowledged(tx.txId);
-          const pending = t.pendingObjectsAt(tx.seq);
+          queued = undefined;
+        }
+        if ((tx.origin !== this.peerId || tx.txId > 0) && tx.ops.length > 0) {
+          queued ??= t.pendingObjects();
+          const pending = t.pendingObjectsAt(tx.seq, queued);
           for (const op of tx.ops) t.applyOp(op, pending);
         }
         lastSeq = tx.seq;
@@ -407,7 +411,8 @@ export class LocalStore<T extends EntityMap = Record<string, PlainObject>> {
   applyAck(txId: number, seq: number, corrections: Op[]): Promise<void> {
     return this.write((t) => {
       const position = t.meta(META.lastSeq);
-      for (const [id, tx] of [...this.state.queue]) {
+      // The queue is in tx id order; deleting entries while iterating a Map is safe.
+      for (const [id, tx] of this.state.queue) {
         if (id > txId) break;
         t.deleteQueued(id);
         if (seq > position) t.putSettling(id, { ...tx, seq });
@@ -735,7 +740,10 @@ class Txn {
 
   /** Drops every queued and settling transaction up to `txId`: the server has it (12.6 rule 4, 13.4). */
   dropAcknowledged(txId: number): void {
-    for (const id of [...this.s.queue.keys()]) if (id <= txId) this.deleteQueued(id);
+    for (const id of this.s.queue.keys()) {
+      if (id > txId) break;
+      this.deleteQueued(id);
+    }
     for (const id of [...this.s.settling.keys()]) if (id <= txId) this.deleteSettling(id);
     if (txId > this.meta(META.lastAckedTxId)) this.setMeta(META.lastAckedTxId, BigInt(txId));
   }
@@ -753,9 +761,13 @@ class Txn {
   }
 
   /** Objects an entry committed at `seq` must not touch: queued ones and settling ones committed after `seq`. */
-  pendingObjectsAt(seq: number): Set<string> {
-    const out = this.pendingObjects();
-    for (const tx of this.s.settling.values()) if (tx.seq > seq) for (const op of tx.ops) addObject(out, op);
+  pendingObjectsAt(seq: number, queued: Set<string> = this.pendingObjects()): Set<string> {
+    let out = queued;
+    for (const tx of this.s.settling.values()) {
+      if (tx.seq <= seq) continue;
+      if (out === queued) out = new Set(queued);
+      for (const op of tx.ops) addObject(out, op);
+    }
     return out;
   }
 
