@@ -249,7 +249,7 @@ export class SyncClient {
         try {
           ws = await this.connect(url);
         } catch (e) {
-          this.emit({ type: 'connectFailed', error: `connecting to ${url} failed: ${(e as Error).message}`, retryInMs: backoff });
+          if (this.running) this.emit({ type: 'connectFailed', error: `connecting to ${url} failed: ${(e as Error).message}`, retryInMs: backoff });
         }
         if (ws) {
           this.loggedInThisConnection = false;

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -204,4 +204,48 @@ conformance('shared-secret login', { config: { auth: { sharedSecret: 'conformanc
   await x.sync();
   await y.sync();
   assert.deepEqual((await y.list('Project')).map((p) => p.name), ['secret']);
+});
+
+test('live: a running JS client sees the Rust CLI\'s sync at once, and `sync-client watch` sees the JS client\'s writes', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const js = new JsActor(server, EXAMPLE_MODEL);
+  t.after(() => js.close());
+  const store = await js.store();
+  const client = new SyncClient(store, { url: server.url });
+  client.start();
+  t.after(() => client.stop());
+  await client.whenSynced(10_000);
+  const seen = [];
+  const off = store.query('Task').orderBy('text').subscribe((rows) => seen.push(rows.map((r) => r.text)));
+  t.after(off);
+
+  const rust = new RustActor(server, EXAMPLE_MODEL);
+  await rust.put('Task', '{"text":"from rust"}');
+  await rust.sync();
+  await client.waitFor(() => store.count('Task') === 1, 10_000, 'the live push from the Rust client');
+  assert.deepEqual(seen.at(-1), ['from rust']);
+
+  const watch = spawn(CLIENT_BIN, [...rust.args, 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watchExited = new Promise((r) => watch.once('exit', r));
+  t.after(async () => {
+    if (watch.exitCode === null) process.kill(watch.pid, 'SIGTERM');
+    await watchExited;
+  });
+  let stderr = '';
+  watch.stderr.on('data', (c) => (stderr += c));
+  let lines = '';
+  watch.stdout.on('data', (c) => (lines += c));
+  const until = async (pred, what) => {
+    const deadline = Date.now() + 15_000;
+    while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(pred(), `${what}; watch stderr: ${stderr}`);
+  };
+  await until(() => /up to date/.test(stderr), 'watch caught up');
+  await store.put('Task', { text: 'from js, live' });
+  await until(() => lines.includes('from js, live'), 'watch printed the JS write');
+  const change = JSON.parse(lines.trim().split('\n').find((l) => l.includes('from js, live')));
+  assert.equal(change.entity, 'Task');
+  assert.equal(change.op, 'put');
+  assert.equal(change.object.text, 'from js, live');
 });
