@@ -651,30 +651,40 @@ async fn manual_clients_get_nothing_until_they_ask() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_login_that_proves_the_same_identity_takes_over_a_connected_peer_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), |c| {
+/// A server that admits clients proving the shared secret `s3cret`.
+async fn shared_secret_server(dir: &std::path::Path) -> Server {
+    Server::start(dir, |c| {
         c.unsecured_no_authentication = false;
         c.auth.shared_secret = Some(sync_server::config::SharedSecret {
             value: "s3cret".into(),
             required: false,
         });
     })
-    .await;
+    .await
+}
+
+/// A `Login` of `peer_id` on the example model's schema, mode AUTO, from position 0.
+fn example_login(peer_id: u64, credentials: Vec<Credential>) -> ClientMessage {
     let (full, base) = example_hashes();
+    ClientMessage::Login(Login {
+        protocol_version: PROTOCOL_VERSION,
+        peer_id,
+        credentials,
+        schema_full_hash: full,
+        schema_base_hash: base,
+        last_seq: 0,
+        mode: RequestUpdatesMode::Auto,
+        last_tx_id: 0,
+    })
+}
+
+#[tokio::test]
+async fn a_login_that_proves_the_same_identity_takes_over_a_connected_peer_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = shared_secret_server(dir.path()).await;
     let login = |raw: &Raw, peer_id: u64| {
         let hmac = shared_types::shared_secret::shared_secret_proof(b"s3cret", &raw.nonce, peer_id);
-        ClientMessage::Login(Login {
-            protocol_version: PROTOCOL_VERSION,
-            peer_id,
-            credentials: vec![Credential::SharedSecret { hmac }],
-            schema_full_hash: full.clone(),
-            schema_base_hash: base.clone(),
-            last_seq: 0,
-            mode: RequestUpdatesMode::Auto,
-            last_tx_id: 0,
-        })
+        example_login(peer_id, vec![Credential::SharedSecret { hmac }])
     };
     let logged_in = |m: &ServerMessage| {
         matches!(
@@ -739,27 +749,8 @@ async fn a_login_that_proves_the_same_identity_takes_over_a_connected_peer_id() 
 #[tokio::test]
 async fn shared_secret_logins_prove_the_secret_without_sending_it() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), |c| {
-        c.unsecured_no_authentication = false;
-        c.auth.shared_secret = Some(sync_server::config::SharedSecret {
-            value: "s3cret".into(),
-            required: false,
-        });
-    })
-    .await;
-    let (full, base) = example_hashes();
-    let login = |peer_id: u64, credentials: Vec<Credential>| {
-        ClientMessage::Login(Login {
-            protocol_version: PROTOCOL_VERSION,
-            peer_id,
-            credentials,
-            schema_full_hash: full.clone(),
-            schema_base_hash: base.clone(),
-            last_seq: 0,
-            mode: RequestUpdatesMode::Auto,
-            last_tx_id: 0,
-        })
-    };
+    let server = shared_secret_server(dir.path()).await;
+    let login = example_login;
     // The right secret, proven over this connection's nonce.
     let mut ok = Raw::connect(server.addr).await;
     let proof = shared_types::shared_secret::shared_secret_proof(b"s3cret", &ok.nonce, 7);
